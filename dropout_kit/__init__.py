@@ -1,0 +1,1 @@
+"""Course kit for the dropout assignment: hidden-check runner, feedback and grading tools."""

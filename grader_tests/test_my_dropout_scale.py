@@ -1,0 +1,88 @@
+"""Part 2b, my_dropout's scaling and modes: survivors × 1/(1-p), evaluation mode unchanged."""
+import pytest
+import torch
+
+from dropout_kit.checking import fail
+from dropout_kit.stats import FALSE_FAIL, binomial_bounds
+
+PS = (0.5, 0.8, 0.9)
+
+
+@pytest.mark.gate
+@pytest.mark.points(0)
+def test_hand_written(hand_written):
+    """torch의 드랍아웃을 쓰지 않고 직접 구현 (필수 조건)"""
+
+
+@pytest.mark.points(1)
+def test_survivors_scaled(my_dropout):
+    """살아남은 값 = 입력 / (1-p)  (p=0.9 이면 10배)"""
+    x = torch.linspace(1, 2, 10_000)
+    for p in PS:
+        out = my_dropout(x, p)
+        kept = out != 0
+        if not kept.any():
+            fail(f"p={p} 에서 모든 값이 0이 되었습니다.")
+        ratio = (out[kept] / x[kept])
+        if not torch.allclose(ratio, torch.full_like(ratio, 1 / (1 - p)), rtol=1e-5, atol=0):
+            fail(f"p={p} 에서 살아남은 값이 입력의 {ratio.median().item():.3g}배 입니다; "
+                 f"1/(1-p) = {1 / (1 - p):.3g}배 이어야 합니다.")
+
+
+@pytest.mark.points(0.5)
+def test_expected_value_preserved(my_dropout):
+    """출력의 평균이 입력의 평균과 같게 유지됨 (p=0.9)"""
+    # For x = 1 the output mean is 10·K/n with K ~ Binomial(n, 0.1) survivors.
+    n, p = 100_000, 0.9
+    mean = my_dropout(torch.ones(n), p).mean().item()
+    lo, hi = binomial_bounds(n, 1 - p, FALSE_FAIL)
+    lo_mean, hi_mean = lo / (n * (1 - p)), hi / (n * (1 - p))
+    if not lo_mean <= mean <= hi_mean:
+        fail(f"1로 채운 입력에 p={p} 를 적용한 출력의 평균이 {mean:.3f} 입니다; 약 1 "
+             f"(허용 범위 {lo_mean:.3f}~{hi_mean:.3f}) 이어야 합니다.")
+
+
+@pytest.mark.points(0.5)
+def test_evaluation_mode_returns_input(my_dropout):
+    """training=False 이면 입력과 같은 값"""
+    x = torch.linspace(1, 2, 1000)
+    for out in (my_dropout(x, 0.8, training=False), my_dropout(x, 0.8, False)):
+        if not isinstance(out, torch.Tensor) or not torch.equal(out, x):
+            fail("training=False (평가모드) 에서는 입력과 같은 값을 돌려줘야 합니다.")
+
+
+@pytest.mark.points(0.25)
+def test_input_not_modified(my_dropout):
+    """입력 텐서를 바꾸지 않음"""
+    x = torch.linspace(1, 2, 1000)
+    original = x.clone()
+    my_dropout(x, 0.8)
+    my_dropout(x, 0.8, training=False)
+    if not torch.equal(x, original):
+        fail("my_dropout 이 입력 텐서 x 자체를 바꿨습니다. 새 텐서를 만들어 돌려주세요 "
+             "(x *= … 나 x[...] = 0 같은 제자리 연산을 피하세요).")
+
+
+@pytest.mark.points(0.25)
+def test_shape_and_dtype_kept(my_dropout):
+    """출력의 shape과 dtype이 입력과 같음"""
+    for x in (torch.ones(3, 4, 5), torch.ones(7, 2, dtype=torch.float64)):
+        out = my_dropout(x, 0.5)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape or out.dtype != x.dtype:
+            got = (tuple(out.shape), out.dtype) if isinstance(out, torch.Tensor) else type(out).__name__
+            fail(f"입력 shape {tuple(x.shape)}, dtype {x.dtype} 에 대해 출력이 {got} 입니다.")
+
+
+@pytest.mark.points(0.5)
+def test_gradient_is_mask_over_keep_probability(my_dropout):
+    """기울기(gradient)가 마스크 / (1-p) 로 흐름"""
+    p = 0.8
+    x = torch.linspace(1, 2, 1000, requires_grad=True)
+    out = my_dropout(x, p)
+    if not out.requires_grad:
+        fail("my_dropout 의 출력으로 미분할 수 없습니다 (.data, .detach(), torch.no_grad() 를 "
+             "쓰지 마세요). 네트워크 안에서 쓰면 학습이 되지 않습니다.")
+    out.sum().backward()
+    expected = (out.detach() != 0).float() / (1 - p)
+    if x.grad is None or not torch.allclose(x.grad, expected, rtol=1e-5, atol=1e-6):
+        fail("입력에 대한 기울기가 (마스크 / (1-p)) 와 다릅니다.")

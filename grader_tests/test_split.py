@@ -1,0 +1,61 @@
+"""Part 1, the 8:2 split: the first 80 rows of x and y for training, the last 20 for testing."""
+import pytest
+import torch
+
+from dropout_kit.checking import defined, fail
+
+SHAPES = {"xtr": (80, 1), "ytr": (80, 1), "xtest": (20, 1), "ytest": (20, 1)}
+
+
+def rows_taken(part, full):
+    """Which rows of `full` the tensor `part` holds, or None if they are not rows of it."""
+    if part.dim() != 2 or part.shape[1:] != full.shape[1:]:
+        return None
+    matches = (part[:, None, :] == full[None, :, :]).all(dim=2)
+    if not matches.any(dim=1).all():
+        return None
+    return matches.float().argmax(dim=1).tolist()
+
+
+def describe(rows):
+    if rows is None:
+        return "주어진 데이터의 행이 아닙니다"
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return f"{rows[0]}~{rows[-1]}번 행입니다"
+    return "행의 순서나 선택이 다릅니다 (섞었나요?)"
+
+
+def check_rows(ns, lecture, xname, yname, start, stop):
+    wanted = list(range(start, stop))
+    for name, full in ((xname, lecture["x"]), (yname, lecture["y"])):
+        rows = rows_taken(defined(ns, name, torch.Tensor).detach(), full)
+        if rows != wanted:
+            fail(f"`{name}` 은(는) {name[0]}의 {start}~{stop - 1}번 행이어야 하는데 {describe(rows)}.")
+
+
+@pytest.mark.points(0.5)
+def test_names_are_tensors(ns):
+    """xtr, ytr, xtest, ytest 가 텐서로 정의됨"""
+    for name in SHAPES:
+        defined(ns, name, torch.Tensor)
+
+
+@pytest.mark.points(0.5)
+def test_shapes(ns):
+    """shape: xtr, ytr (80, 1) / xtest, ytest (20, 1)"""
+    for name, shape in SHAPES.items():
+        got = tuple(defined(ns, name, torch.Tensor).shape)
+        if got != shape:
+            fail(f"`{name}` 의 shape이 {got} 입니다; {shape} 이어야 합니다.")
+
+
+@pytest.mark.points(0.5)
+def test_training_rows(ns, lecture):
+    """학습 데이터 = x, y의 처음 80개 행 (x와 y의 짝이 맞음)"""
+    check_rows(ns, lecture, "xtr", "ytr", 0, 80)
+
+
+@pytest.mark.points(0.5)
+def test_test_rows(ns, lecture):
+    """테스트 데이터 = x, y의 마지막 20개 행 (x와 y의 짝이 맞음)"""
+    check_rows(ns, lecture, "xtest", "ytest", 80, 100)
