@@ -48,8 +48,10 @@ class Course:
         return nbgrader(command, *args, *self._exchange_args, cwd=self.root)
 
     def student(self, student_id: str, home: Path, command: str, *args: str):
+        """A student's command, in their own home (nbgrader keeps a submission cache there)."""
         home.mkdir(parents=True, exist_ok=True)
-        return nbgrader(command, *args, *self._exchange_args, f"--student={student_id}", cwd=home)
+        return nbgrader(command, *args, *self._exchange_args, f"--student={student_id}",
+                        cwd=home, env={"HOME": str(home)})
 
     # -- the weekly steps -------------------------------------------------------------
     def release(self) -> None:

@@ -10,6 +10,8 @@ from nbgrader import utils
 
 
 class ScrubTestTracebacks(Preprocessor):
+    enabled = True  # nbconvert preprocessors are off unless enabled
+
     def preprocess_cell(self, cell, resources, index):
         if utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code":
             for output in cell.get("outputs", []):

@@ -1,0 +1,34 @@
+"""Fixtures shared by the project's tests: scratch courses driven by nbgrader's commands."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dropout_kit import samples
+from dropout_kit.course import Course, copy_course
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def reference_answers() -> dict[str, str]:
+    return samples.reference_answers(samples.source_notebook(REPO))
+
+
+@pytest.fixture(scope="session")
+def release_notebook() -> Path:
+    return samples.release_notebook(REPO)
+
+
+@pytest.fixture
+def new_course(tmp_path):
+    """A factory of scratch courses (the repository's config, source and checks)."""
+    def make(name: str = "course") -> Course:
+        return Course(copy_course(REPO, tmp_path / name), tmp_path / f"{name}-exchange")
+    return make

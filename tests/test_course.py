@@ -1,0 +1,172 @@
+"""The assignment end to end on real nbgrader: release, hand-in through the exchange,
+collect, autograde, feedback, feedback returned to the student."""
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import nbformat
+import pytest
+
+from dropout_kit import demo, gradebook, grading, samples, settings
+from dropout_kit.course import Course, copy_course
+
+AUTOGRADER_CELLS = ("test_split", "test_my_dropout_mask", "test_my_dropout_scale",
+                    "test_dropout_net", "test_eval_predict")
+# A student whose code breaks the import of the checks: every later test cell errors,
+# and its traceback would quote the hidden lines if feedback kept it.
+BREAKS_IMPORT = """\
+import sys
+sys.modules["dropout_kit.grading"] = None
+
+def my_dropout(x, p, training=True):
+    if not training:
+        return x.clone()
+    return x * (torch.rand_like(x) >= p) / (1 - p)"""
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, repo_root, reference_answers, release_notebook):
+    """One grading round through the exchange; returns the course and the students' homes."""
+    work = tmp_path_factory.mktemp("round")
+    course = Course(copy_course(repo_root, work / "course"), work / "exchange")
+    course.release()
+    students = {
+        "reference": samples.assemble(release_notebook, reference_answers),
+        "blank": None,
+        "breaks-import": samples.assemble(release_notebook, {**reference_answers, "my_dropout": BREAKS_IMPORT}),
+    }
+    homes = {sid: work / "home" / sid for sid in students}
+    for sid, notebook in students.items():
+        course.hand_in(sid, homes[sid], notebook)
+    course.grade()
+    course.return_feedback()
+    return course, homes
+
+
+@pytest.fixture(scope="module")
+def grades(graded):
+    course, _ = graded
+    return gradebook.cell_grades(course.db_url)
+
+
+@pytest.mark.parametrize("cell", AUTOGRADER_CELLS)
+def test_reference_solution_gets_full_points(grades, cell):
+    grade = grades["reference"][cell]
+    assert grade.max_score > 0
+    assert grade.score == grade.max_score
+
+
+@pytest.mark.parametrize("cell", AUTOGRADER_CELLS)
+def test_blank_release_gets_zero(grades, cell):
+    assert grades["blank"][cell].score == 0
+
+
+def test_blank_release_total_is_zero(grades):
+    assert sum(g.score or 0 for g in grades["blank"].values()) == 0
+
+
+def test_hand_graded_cells_wait_for_the_grader(grades):
+    for cell in gradebook.MANUAL_PARTS:
+        assert grades["reference"][cell].needs_manual_grade
+
+
+def test_autograder_cell_points_match_their_checks(release_notebook):
+    """A cell's points must equal the sum of its checks' points: more would abort grading
+    (nbgrader rejects a score above the cell's points), less would cap a correct answer."""
+    cells = {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader.get("points")
+             for c in nbformat.read(release_notebook, as_version=4).cells if "nbgrader" in c.metadata}
+    for test_id in AUTOGRADER_CELLS:
+        result = grading.run_checks(test_id, {})
+        assert not result.error, result.error
+        assert result.max_points == cells[test_id], test_id
+
+
+def _hidden_code_lines(repo_root):
+    """Lines of hidden-check code that would betray it in anything shown to students."""
+    lines = {'grade("test_', "from dropout_kit.grading import grade", "BEGIN HIDDEN TESTS"}
+    for module in (repo_root / "grader_tests").glob("*.py"):
+        for line in module.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if re.match(r"(def |fail\(|assert |if |for |return |@pytest)", line) and len(line) > 12:
+                lines.add(line)
+    return lines
+
+
+def test_feedback_shows_no_hidden_test_code(graded, repo_root):
+    course, _ = graded
+    autograded = (course.root / "autograded" / "breaks-import" / "dropout" / settings.NOTEBOOK).read_text()
+    assert 'grade(\\"test_split\\")' in autograded  # the hidden code did run
+    hidden = _hidden_code_lines(repo_root)
+    for student_id in ("reference", "blank", "breaks-import"):
+        page = html.unescape(course.feedback_file(student_id).read_text(encoding="utf-8"))
+        leaked = [line for line in hidden if line in page]
+        assert not leaked, (student_id, leaked[:5])
+
+
+def test_feedback_reports_checks_to_the_student(graded):
+    course, _ = graded
+    page = html.unescape(course.feedback_file("blank").read_text(encoding="utf-8"))
+    assert "❌" in page and "아직 답을 작성하지 않았습니다" in page
+    broken = html.unescape(course.feedback_file("breaks-import").read_text(encoding="utf-8"))
+    assert "ModuleNotFoundError" in broken or "ImportError" in broken
+
+
+def _cells_by_id(path):
+    return {c.metadata.nbgrader["grade_id"]: c for c in nbformat.read(path, as_version=4).cells
+            if "grade_id" in c.metadata.get("nbgrader", {})}
+
+
+def _solution_region_lines(source: str) -> set[str]:
+    inside, region, outside = False, set(), set()
+    for line in source.splitlines():
+        marker = line.strip()
+        if marker in (samples.BEGIN, samples.END):
+            inside = marker == samples.BEGIN
+        elif len(marker) > 3:
+            (region if inside else outside).add(marker)
+    return region - outside
+
+
+def test_release_holds_no_solution_or_hidden_code(repo_root):
+    release = repo_root / "release" / settings.ASSIGNMENT
+    assert sorted(p.name for p in release.iterdir()) == [settings.NOTEBOOK]
+    released = _cells_by_id(release / settings.NOTEBOOK)
+    source = _cells_by_id(samples.source_notebook(repo_root))
+    for grade_id in samples.SOLUTION_IDS:
+        leaked = [line for line in _solution_region_lines(source[grade_id].source)
+                  if line in released[grade_id].source]
+        assert not leaked, (grade_id, leaked)
+    text = "\n".join(c.source for c in released.values())
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "dropout_kit", "grade("):
+        assert marker not in text
+
+
+def _comparable(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    return nb
+
+
+def test_committed_release_equals_a_fresh_generate_assignment(new_course, repo_root):
+    course = new_course()
+    course.instructor("generate_assignment", settings.ASSIGNMENT, "--force")
+    assert _comparable(samples.release_notebook(course.root)) == _comparable(samples.release_notebook(repo_root))
+
+
+def test_exchange_round_trip_returns_feedback_to_the_student(graded):
+    course, homes = graded
+    fetched = course.fetch_feedback("reference", homes["reference"])
+    assert len(fetched) == 1
+    page = html.unescape(fetched[0].read_text(encoding="utf-8"))
+    assert "[test_eval_predict] 3 / 3점" in page
+
+
+def test_demo_score_table_lists_every_student(graded):
+    course, _ = graded
+    table = demo.score_table(course)
+    for student_id in ("reference", "blank", "breaks-import"):
+        assert student_id in table
+    assert "15/15" in table
