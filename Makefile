@@ -18,9 +18,11 @@ release: $(STAMP)
 	$(BIN)/dropout-kit release
 
 demo: $(STAMP)
+	scripts/system-packages.sh
 	$(BIN)/dropout-kit demo
 
 test: $(STAMP)
+	scripts/system-packages.sh --tests
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
