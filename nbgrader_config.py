@@ -46,3 +46,44 @@ os.environ.setdefault(settings.GRADER_TESTS_ENV, str(COURSE_ROOT / "grader_tests
 _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+# --- Sandbox and limits (issue 4) ---
+# Student code runs in a sandboxed, resource-limited kernel (dropout_kit/sandbox.py;
+# threat model in the README). DROPOUT_KIT_SANDBOX=off|rlimits|namespaces|auto (default
+# auto: namespaces with bubblewrap when available, else limits only, with a warning).
+c.SandboxKernelManager.mode = os.environ.get("DROPOUT_KIT_SANDBOX", "auto")
+c.SandboxKernelManager.course_root = str(COURSE_ROOT)
+c.SandboxKernelManager.read_only_paths = [str(COURSE_ROOT / "grader_tests")]
+c.SandboxKernelManager.memory_limit_mb = 4096
+c.SandboxKernelManager.max_processes = 256
+c.SandboxKernelManager.max_open_files = 1024
+c.SandboxKernelManager.cpu_time_limit = 1800
+c.SandboxKernelManager.max_file_size_mb = 64
+c.SandboxKernelManager.tmp_size_mb = 256
+# Bounded time: c.Execute.timeout (above) per cell, this per notebook (restarts included).
+c.SafeExecute.notebook_timeout = 900
+c.SafeExecute.max_kernel_restarts = 3
+c.SafeExecute.max_output_bytes = 1_000_000
+# Reading submissions: damaged files, lost/duplicated/edited nbgrader cells, big files.
+c.Autograde.exporter_class = "dropout_kit.intake.SubmissionExporter"
+c.Autograde.pre_convert_hook = "dropout_kit.intake.skip_unsafe_files"
+c.SubmissionFiles.max_file_mb = 20
+c.SubmissionFiles.max_total_mb = 100
+c.Autograde.sanitize_preprocessors = [
+    "dropout_kit.intake.RestoreInstructorCells",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "dropout_kit.execute.SafeExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "dropout_kit.grade_cells.GuardGradeCells",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

@@ -1,0 +1,173 @@
+"""What the sandbox costs and what the hostile corpus does to a grading run.
+
+    python -m benchmarks.sandbox            # cost (2 rounds), hostile table, stock contrast
+    python -m benchmarks.sandbox --quick    # cost (1 round, fewer submissions), hostile table
+
+Printed (Markdown, ready for the README or an issue's closing note):
+  (a) the added cost of the sandbox per submission: the same class of ordinary
+      submissions graded by `nbgrader autograde` with the sandbox (namespaces) and
+      without it (mode off; SafeExecute and the intake stay on, so only the sandbox
+      differs), alternating, in one invocation; per-submission kernel time from the log
+      and the whole run's wall time; the ratio.
+  (b) the hostile corpus (tests/hostile/corpus.py) with the correct submissions, graded in
+      one run with the repository's configuration: case, what happened, time taken.
+  (c) (full run only) a few cases graded with stock nbgrader (the repository's config
+      without its "Sandbox and limits" block), to show what the kit changes.
+All runs happen in scratch courses under a temporary directory, with the short limits of
+tests/hostile/grading_run.py.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from dropout_kit import gradebook  # noqa: E402
+from tests.hostile import corpus, grading_run  # noqa: E402
+
+AUTOGRADED = tuple(cell for cells in gradebook.AUTO_PARTS.values() for cell in cells)
+CONFIG_BLOCK = "# --- Sandbox and limits (issue 4) ---"
+EVENTS = {"KernelDied": "kernel died", "KernelUnresponsive": "unresponsive, killed",
+          "KernelExited": "kernel exited", "CellTimeoutError": "timed out, interrupted",
+          "InvalidScore": "invalid score → 0", "NotExecuted": "cells not run"}
+MARKERS = ("REFUSED", "SURVIVED", "READABLE", "LEAKED", "NETWORK OPEN", "WRITTEN", "DELETED",
+           "REWRITTEN", "FOLLOWED", "출력이 너무 많아")
+
+
+def log(*parts) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def kernel_seconds(run: grading_run.Run) -> dict[str, float]:
+    """Per student: SafeExecute's time for the notebook (kernel start to kill)."""
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r"SafeExecute: student (\S+): ([0-9.]+) s, ", run.log)}
+
+
+def score_summary(run: grading_run.Run, student: str) -> str:
+    cells = run.grades.get(student, {})
+    if not cells or any(cells.get(c) is None or cells[c].score is None for c in AUTOGRADED):
+        return "BLANK"
+    got = sum(cells[c].score for c in AUTOGRADED)
+    top = sum(cells[c].max_score for c in AUTOGRADED)
+    return f"{got:g}/{top:g}"
+
+
+def what_happened(run: grading_run.Run, student: str) -> str:
+    notebook = run.course / "autograded" / student / "dropout" / "dropout.ipynb"
+    if not notebook.exists():
+        return "submission failed (no graded notebook)"
+    parts = []
+    reasons = re.findall(rf"SafeExecute: student {re.escape(student)}: cell \d+ \((\S+)\): \w+ \(([^:)]+)", run.log)
+    for cell, reason in reasons:
+        parts.append(f"{cell}: {reason}")
+    restarts = re.search(rf"SafeExecute: student {re.escape(student)}: [0-9.]+ s, (\d+) kernel", run.log)
+    if restarts and int(restarts.group(1)):
+        parts.append(f"{restarts.group(1)} restart(s)")
+    names = run.error_names(student)
+    parts += [text for name, text in EVENTS.items() if name in names and name not in ("KernelDied",
+                                                                                     "KernelUnresponsive")]
+    outputs = run.outputs_text(student)
+    parts += [f"printed {m!r}" for m in MARKERS if m in outputs]
+    intake = len(re.findall(rf"Student {re.escape(student)}: ", run.log))
+    if intake:
+        parts.append(f"intake: {intake} fix(es) logged")
+    return "; ".join(parts) or "graded normally"
+
+
+def table(run: grading_run.Run, title: str) -> None:
+    seconds = kernel_seconds(run)
+    print(f"\n### {title}\n")
+    print(f"Exit code {run.returncode}, wall {run.wall:.0f} s for {len(run.students)} submissions.\n")
+    print("| case | what it does | what happened | score | time (s) |")
+    print("|---|---|---|---|---|")
+    for student, case in run.students.items():
+        what = case.what if case else "correct submission"
+        name = case.name if case else student
+        print(f"| {name} | {what} | {what_happened(run, student)} | {score_summary(run, student)} "
+              f"| {seconds.get(student, float('nan')):.1f} |")
+
+
+def measure_cost(work: Path, submissions: int, rounds: int) -> None:
+    """(a): ordinary submissions graded with and without the sandbox, alternating."""
+    split = "xtr, ytr = x[:80], y[:80]\nxtest, ytest = x[80:], y[80:]"
+    cases = tuple(corpus.Case(f"ordinary-{i:02d}", "split and my_dropout answered", split=split)
+                  for i in range(submissions))
+    results: dict[str, list[tuple[float, list[float]]]] = {"namespaces": [], "off": []}
+    for round_number in range(rounds):
+        for mode in ("namespaces", "off") if round_number % 2 == 0 else ("off", "namespaces"):
+            course, students, listener = grading_run.prepare(work / f"cost-{mode}-{round_number}",
+                                                             cases=cases, correct=())
+            with listener:
+                run = grading_run.autograde(course, students, mode=mode)
+            if run.returncode != 0:
+                raise SystemExit(f"cost run ({mode}) failed:\n{run.log[-3000:]}")
+            per = list(kernel_seconds(run).values())
+            results[mode].append((run.wall, per))
+            log(f"  cost round {round_number + 1}, {mode}: wall {run.wall:.1f} s, "
+                f"median {statistics.median(per):.2f} s per submission")
+    print("\n### (a) Added cost of the sandbox\n")
+    print(f"{submissions} ordinary submissions, {rounds} round(s) per mode, alternating; "
+          "time per submission = SafeExecute's kernel time (start, all cells, kill).\n")
+    print("| mode | mean per submission (s) | median (s) | whole run, mean (s) |")
+    print("|---|---|---|---|")
+    means = {}
+    for mode, rows in results.items():
+        per = [t for _, run_times in rows for t in run_times]
+        means[mode] = statistics.mean(per)
+        print(f"| {mode} | {means[mode]:.2f} | {statistics.median(per):.2f} | "
+              f"{statistics.mean(w for w, _ in rows):.1f} |")
+    added = means["namespaces"] - means["off"]
+    print(f"\nAdded cost per submission: {added:+.2f} s "
+          f"(ratio {means['namespaces'] / means['off']:.3f}).")
+
+
+def stock_contrast(work: Path) -> None:
+    """(c): a few cases with stock nbgrader (the config block removed)."""
+    cases = corpus.by_name("ignore-interrupt", "score-above-points", "invalid-json", "read-others", "network")
+    course, students, listener = grading_run.prepare(work / "stock", cases=cases, correct=())
+    config = course / "nbgrader_config.py"
+    text = config.read_text()
+    config.write_text(text[: text.index(CONFIG_BLOCK)] if CONFIG_BLOCK in text else text)
+    with listener:
+        run = grading_run.autograde(course, students, mode="off", flags=["--Execute.timeout=10"])
+    print("\n### (c) The same cases with stock nbgrader\n")
+    print(f"Exit code {run.returncode}, wall {run.wall:.0f} s.\n")
+    print("| case | what happened | score |")
+    print("|---|---|---|")
+    for student, case in students.items():
+        print(f"| {case.name} | {what_happened(run, student)} | {score_summary(run, student)} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller cost run, no stock contrast")
+    args = parser.parse_args()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
+        work = Path(tmp)
+        log("(a) sandbox cost …")
+        measure_cost(work, submissions=4 if args.quick else 8, rounds=1 if args.quick else 2)
+        log("(b) hostile corpus …")
+        course, students, listener = grading_run.prepare(work / "hostile")
+        with listener:
+            run = grading_run.autograde(course, students)
+        table(run, "(b) The hostile corpus, one `nbgrader autograde` run (sandbox on)")
+        bound = grading_run.wall_bound(len(students))
+        print(f"\nBound guaranteed by the limits: {bound:.0f} s; measured {run.wall:.0f} s.")
+        if not args.quick:
+            log("(c) stock nbgrader …")
+            stock_contrast(work)
+    log(f"done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""nbgrader's Execute step, hardened: every notebook ends in bounded time, every cell
+accounted for.
+
+Stock nbgrader gives up on a whole submission (blank grades, exit code 1) when a cell
+ignores the interrupt after its timeout or the kernel dies. `SafeExecute` instead
+  * marks the failed cell with an error (so an autograder cell there scores 0),
+  * starts a fresh kernel, replays the cells that had run (their outputs are kept from
+    the first run) and carries on with the next cell,
+  * stops after `max_kernel_restarts` or when the notebook's `notebook_timeout` is used
+    up, marking every cell left with an error instead of leaving it blank (a test cell
+    without output would earn FULL points in nbgrader),
+  * keeps at most `max_output_bytes` of output per cell, so a flood of prints cannot
+    exhaust nbgrader's memory.
+Kernels come from dropout_kit.sandbox.SandboxKernelManager unless configured otherwise.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import signal
+from time import monotonic
+
+import zmq
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbconvert.preprocessors.execute import NotebookClient
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Dict, Integer, Unicode
+
+from dropout_kit.sandbox import SandboxKernelManager
+
+# What the kernel can do to a cell that nbclient reports by raising.
+KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, TimeoutError, RuntimeError, zmq.ZMQError)
+
+TRUNCATED = "\n… 출력이 너무 많아 여기서부터 생략했습니다 (셀당 {limit:,} 바이트까지 보관).\n"
+
+
+class KernelStartFailed(RuntimeError):
+    pass
+
+
+class KernelExited(Exception):
+    """The cell ran exit() or quit(): ipykernel stops right after replying."""
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    meta = cell.metadata.get("nbgrader")
+    return meta.get("grade_id") if isinstance(meta, dict) else None
+
+
+def error_output(ename: str, message: str) -> NotebookNode:
+    return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "종료 코드 없음"
+    signum = -code if code < 0 else code - 128 if code > 128 else None
+    if signum:
+        try:
+            return f"신호 {signal.Signals(signum).name}"
+        except ValueError:
+            pass
+    return f"종료 코드 {code}"
+
+
+def _message_size(content: dict) -> int:
+    if "text" in content:
+        return len(content["text"])
+    size = 0
+    for key in ("data", "traceback", "evalue"):
+        value = content.get(key)
+        if isinstance(value, dict):
+            size += sum(len(str(v)) for v in value.values())
+        elif value is not None:
+            size += len(str(value))
+    return size
+
+
+def _shrink(content: dict, limit: int) -> None:
+    """Cuts the text of a result or error that arrives after the budget is spent."""
+    data = content.get("data")
+    if isinstance(data, dict):
+        for key, value in list(data.items()):
+            if isinstance(value, str) and len(value) > limit:
+                data[key] = value[:limit] + " …"
+    if isinstance(content.get("traceback"), list) and len(content["traceback"]) > 50:
+        content["traceback"] = content["traceback"][:25] + ["…"] + content["traceback"][-24:]
+
+
+class SafeExecute(Execute):
+    """Execute for nbgrader autograde that survives hostile notebooks."""
+
+    notebook_timeout = Integer(
+        1800, help="wall-clock seconds for a whole notebook: cells, kernel restarts and replays"
+    ).tag(config=True)
+    cell_timeouts = Dict(
+        key_trait=Unicode(), value_trait=Integer(), default_value={},
+        help="per-cell timeouts by nbgrader grade_id (others use `timeout`)",
+    ).tag(config=True)
+    max_kernel_restarts = Integer(
+        3, help="kernel restarts per notebook after a death or an unresponsive cell"
+    ).tag(config=True)
+    max_output_bytes = Integer(
+        1_000_000, help="output kept per cell; the rest is dropped with a note"
+    ).tag(config=True)
+    error_on_timeout = Dict(
+        default_value={
+            "ename": "CellTimeoutError",
+            "evalue": "셀이 제한 시간 안에 끝나지 않아 중단했습니다.",
+            "traceback": ["CellTimeoutError: 셀이 제한 시간 안에 끝나지 않아 중단했습니다."],
+        },
+    ).tag(config=True)
+
+    def __init__(self, **kw):
+        kw.setdefault("kernel_manager_class", SandboxKernelManager)
+        super().__init__(**kw)
+        self._deadline: float | None = None
+        self._output_used: dict[int, int] = {}
+        self._asked_exit = False
+        self._timed_out = False
+        self._cell_timeout = None
+
+    # -- the run ---------------------------------------------------------------------
+    def preprocess(self, nb, resources=None, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._student = (resources or {}).get("nbgrader", {}).get("student", "?")
+        try:
+            run_sync(self._async_run_notebook)()
+        finally:
+            self._deadline = None
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    async def _async_run_notebook(self) -> None:
+        started = monotonic()
+        self._deadline = started + self.notebook_timeout
+        self._restarts = 0
+        self._stopped_because = ""
+        replayable: list[int] = []
+        try:
+            await self._start_kernel(attempts=2, systemic=True)
+            for index, cell in enumerate(self.nb.cells):
+                if cell.cell_type != "code" or not cell.source.strip():
+                    continue
+                if self.kc is None or self._remaining() <= 0:
+                    if not self._stopped_because:
+                        self._stopped_because = (
+                            f"노트북 전체의 제한 시간({self.notebook_timeout}초)을 다 써서 "
+                            "이 셀은 실행하지 않았습니다.")
+                    cell.outputs = [error_output("NotExecuted", self._stopped_because)]
+                    continue
+                try:
+                    await self._execute(cell, index)
+                    if self._asked_exit:
+                        raise KernelExited("the cell asked the kernel to exit")
+                except (*KERNEL_FAILURES, KernelExited) as failure:
+                    self._record_failure(cell, index, failure)
+                    await self._recover(replayable)
+                else:
+                    replayable.append(index)
+        finally:
+            await self._stop_kernel()
+            self.log.info("SafeExecute: student %s: %.1f s, %d kernel restart(s)",
+                          self._student, monotonic() - started, self._restarts)
+
+    def _remaining(self) -> float:
+        return self._deadline - monotonic() if self._deadline is not None else math.inf
+
+    def _get_timeout(self, cell):
+        timeout = self.timeout
+        if cell is not None:
+            timeout = self.cell_timeouts.get(grade_id(cell) or "", timeout)
+        if not timeout or timeout < 0:
+            timeout = None
+        if self._deadline is not None:
+            left = max(1, math.ceil(self._remaining()))
+            timeout = left if timeout is None else min(timeout, left)
+        return timeout
+
+    async def _execute(self, cell, index: int, store_history: bool = True):
+        self._output_used[index] = 0
+        self._asked_exit = False
+        self._timed_out = False
+        self._cell_timeout = self._get_timeout(cell)
+        return await self.async_execute_cell(
+            cell, index, execution_count=self.code_cells_executed + 1, store_history=store_history)
+
+    # -- failures --------------------------------------------------------------------
+    def _record_failure(self, cell, index: int, failure: BaseException) -> None:
+        if isinstance(failure, DeadKernelError):
+            code = None
+            if self.km is not None and self.km.provisioner is not None:
+                code = getattr(getattr(self.km.provisioner, "process", None), "returncode", None)
+            how = describe_exit(code)
+            ename, message = "KernelDied", (
+                f"이 셀을 실행하는 동안 커널이 종료되었습니다({how}). 앞의 셀들을 새 커널에서 "
+                "다시 실행한 뒤 다음 셀부터 채점을 계속했습니다.")
+        elif isinstance(failure, KernelExited):
+            how = "exit() or quit()"
+            ename, message = "KernelExited", (
+                "이 셀이 커널을 종료시켰습니다(exit()/quit()). 앞의 셀들을 새 커널에서 다시 실행한 뒤 "
+                "다음 셀부터 채점을 계속했습니다.")
+        elif self._timed_out:
+            limit = self._cell_timeout
+            how = f"unresponsive after {limit} s"
+            ename, message = "KernelUnresponsive", (
+                f"이 셀이 제한 시간({limit}초) 안에 끝나지 않았고 중단 요청에도 응답하지 않아 "
+                "커널을 다시 시작했습니다. 앞의 셀들을 다시 실행한 뒤 다음 셀부터 채점을 계속했습니다.")
+        else:
+            how = "output lost (oversized message?)"
+            ename, message = "KernelUnresponsive", (
+                "이 셀의 출력이 너무 커서 전달되지 않았습니다. 커널을 다시 시작하고 앞의 셀들을 다시 "
+                "실행한 뒤 다음 셀부터 채점을 계속했습니다.")
+        cell.outputs.append(error_output(ename, message))
+        self.nb.cells[index] = cell
+        first_line = (str(failure).strip().splitlines() or [""])[0]
+        self.log.warning("SafeExecute: student %s: cell %d (%s): %s (%s: %s)", self._student, index,
+                         grade_id(cell) or "student cell", ename, how, first_line)
+
+    async def _recover(self, replayable: list[int]) -> None:
+        """A fresh kernel in the state the earlier cells left, or none (kc = None)."""
+        while True:
+            await self._stop_kernel()
+            self._restarts += 1
+            if self._restarts > self.max_kernel_restarts:
+                self._stopped_because = (
+                    f"커널이 {self.max_kernel_restarts}번 넘게 멈춰서 이 셀부터는 실행하지 않았습니다.")
+                self.log.warning("SafeExecute: student %s: restart limit reached", self._student)
+                return
+            if self._remaining() <= 0:
+                return
+            try:
+                await self._start_kernel(attempts=1)
+            except KernelStartFailed:
+                continue
+            began = monotonic()
+            failed = await self._replay(replayable)
+            if failed is None:
+                self.log.info("SafeExecute: student %s: kernel restarted, %d cell(s) replayed in %.1f s",
+                              self._student, len(replayable), monotonic() - began)
+                return
+            replayable.remove(failed)
+
+    async def _replay(self, replayable: list[int]) -> int | None:
+        """Re-runs earlier cells quietly; returns the index of one that broke the kernel."""
+        for index in replayable:
+            original = self.nb.cells[index]
+            try:
+                await self._execute(copy.deepcopy(original), index, store_history=False)
+                if self._asked_exit:
+                    raise KernelExited("the cell asked the kernel to exit")
+            except (*KERNEL_FAILURES, KernelExited) as failure:
+                self.log.warning("SafeExecute: student %s: replaying cell %d failed (%s); it is left "
+                                 "out of later replays", self._student, index, type(failure).__name__)
+                return index
+            finally:
+                self.nb.cells[index] = original
+        return None
+
+    # -- kernel lifecycle ------------------------------------------------------------
+    async def _start_kernel(self, attempts: int, systemic: bool = False) -> None:
+        error: BaseException | None = None
+        for _ in range(attempts):
+            try:
+                await self._start_kernel_once()
+                return
+            except Exception as caught:  # noqa: BLE001 - any startup failure means no kernel
+                error = caught
+                self.log.error("SafeExecute: student %s: kernel did not start: %s", self._student, caught)
+                await self._stop_kernel()
+        if systemic:
+            # Not the student's doing (their code has not run yet): let nbgrader report it.
+            raise RuntimeError(f"the grading kernel could not start: {error}") from error
+        raise KernelStartFailed(str(error))
+
+    async def _start_kernel_once(self) -> None:
+        self.km = self.create_kernel_manager()
+        self.owns_km = True
+        await self.async_start_new_kernel()
+        self.kc = self.km.client()
+        await ensure_async(self.kc.start_channels())
+        startup = min(self.startup_timeout, max(1.0, self._remaining()))
+        await ensure_async(self.kc.wait_for_ready(timeout=startup))
+        self.kc.allow_stdin = False
+        info = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
+        if info is not None and "language_info" in info["content"]:
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+
+    async def _stop_kernel(self) -> None:
+        if self.kc is not None:
+            try:
+                await ensure_async(self.kc.stop_channels())
+            except Exception:  # noqa: BLE001
+                pass
+            self.kc = None
+        if self.km is not None:
+            try:
+                if self.km.has_kernel:
+                    await ensure_async(self.km.shutdown_kernel(now=True))
+            except Exception as error:  # noqa: BLE001
+                self.log.warning("SafeExecute: killing the kernel: %s", error)
+            try:
+                await ensure_async(self.km.cleanup_resources())
+            except Exception:  # noqa: BLE001
+                pass
+            self.km = None
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._timed_out = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        payload = (kwargs.get("execute_reply") or {}).get("content", {}).get("payload") or []
+        self._asked_exit = any(isinstance(p, dict) and p.get("source") == "ask_exit"
+                               and not p.get("keepkernel") for p in payload)
+
+    # -- output budget ---------------------------------------------------------------
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        used = self._output_used.get(cell_index, 0)
+        self._output_used[cell_index] = used + _message_size(content)
+        if used + _message_size(content) > self.max_output_bytes:
+            if msg["msg_type"] in ("stream", "display_data", "update_display_data"):
+                if used <= self.max_output_bytes:
+                    outs.append(new_output("stream", name="stdout",
+                                           text=TRUNCATED.format(limit=self.max_output_bytes)))
+                    self._output_used[cell_index] = self.max_output_bytes + 1
+                return None
+            _shrink(content, 10_000)
+        return super().output(outs, msg, display_id, cell_index)

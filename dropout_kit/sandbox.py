@@ -1,0 +1,446 @@
+"""The grading kernel in a sandbox: a kernel manager for nbgrader's Execute step.
+
+`nbgrader autograde` runs every student's code with the instructor's rights in the
+course directory. `SandboxKernelManager` starts the kernel instead as
+
+    bwrap [namespaces, a private file system view]  (when user namespaces work)
+      setpriv [an unprivileged uid]                  (only when nbgrader runs as root)
+        prlimit [memory, processes, files, CPU, file size]
+          <this environment's python> -I -m ipykernel_launcher -f <connection file>
+
+Inside bubblewrap the kernel sees the system's read-only runtime (/usr, this Python,
+this environment, the dropout_kit package, grader_tests/), its own submission folder
+(autograded/<student>/<assignment>/, writable, its working directory) and a small
+private /tmp. The rest of the course (gradebook.db, submitted/, autograded/<others>/,
+feedback/, release/, source/, the exchange, home directories) does not exist there.
+There is no network: only a loopback interface of its own. nbgrader reaches the kernel
+over ZeroMQ's IPC transport, through Unix sockets in a per-kernel directory that is
+the only thing the two sides share.
+
+Modes (c.SandboxKernelManager.mode):
+  auto        namespaces when bubblewrap works here, otherwise rlimits (with a warning)
+  namespaces  namespaces or fail
+  rlimits     resource limits and a scrubbed environment only (no isolation)
+  off         the plain kernel (still this environment's python)
+
+Why setpriv when root: Linux never applies RLIMIT_NPROC to uid 0, so a fork loop would
+only be bounded by the machine. An ordinary instructor account needs nothing of the sort.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zmq
+import zmq.asyncio
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum, Integer, List, Unicode, default
+
+import dropout_kit
+
+MODES = ("auto", "namespaces", "rlimits", "off")
+
+# Environment variables a kernel may inherit from nbgrader; everything else (tokens,
+# database URLs, the instructor's paths) stays outside.
+PASSED_ENV = (
+    "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "TZ",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+    "PYTHONHASHSEED", "MPLBACKEND", "NBGRADER_EXECUTION",
+)
+PASSED_ENV_PREFIXES = ("DROPOUT_KIT_",)
+
+# What of /etc a Python kernel needs (dynamic linker, users, time zone, alternatives).
+ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd",
+    "group", "nsswitch.conf", "alternatives", "mime.types", "fonts", "ssl",
+)
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+SANDBOX_HOME = "/tmp"
+
+
+def course_python_kernelspec() -> KernelSpec:
+    """This environment's python as an IPython kernel, whatever kernelspecs are installed.
+
+    -I keeps the working directory (the student's folder) off sys.path while the kernel
+    starts, so a submitted `ipykernel_launcher.py` cannot replace the kernel. Interrupts
+    go as messages over the control channel: a signal would hit bubblewrap, not python.
+    """
+    return KernelSpec(
+        argv=[sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        display_name="Python 3 (dropout-kit grading)",
+        language="python",
+        interrupt_mode="message",
+        metadata={},
+        env={},
+    )
+
+
+@dataclass
+class Limits:
+    memory_mb: int
+    processes: int
+    open_files: int
+    cpu_seconds: int
+    file_size_mb: int
+
+    def prlimit(self) -> list[str]:
+        mib = 1024 * 1024
+        return [
+            shutil.which("prlimit") or "prlimit",
+            f"--as={self.memory_mb * mib}",
+            f"--nproc={self.processes}",
+            f"--nofile={self.open_files}",
+            f"--cpu={self.cpu_seconds}",
+            f"--fsize={self.file_size_mb * mib}",
+            "--core=0",
+            "--",
+        ]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The unprivileged account a root-run nbgrader hands the kernel to."""
+    uid: int
+    gid: int
+    name: str
+
+    def setpriv(self) -> list[str]:
+        return [shutil.which("setpriv") or "setpriv", f"--reuid={self.uid}", f"--regid={self.gid}",
+                "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+def identity_for(user: str) -> Identity | None:
+    """Who the kernel runs as when nbgrader is root (None: nbgrader is not root)."""
+    if os.geteuid() != 0 or not user:
+        return None
+    entry = pwd.getpwnam(user)
+    if entry.pw_uid == 0:
+        return None
+    return Identity(entry.pw_uid, entry.pw_gid, entry.pw_name)
+
+
+@functools.lru_cache(maxsize=None)
+def can_run_python_as(identity: Identity) -> bool:
+    """Whether `identity` can start this environment's python outside a sandbox
+    (it cannot when python lives in a private home such as /root/.pyenv)."""
+    try:
+        probe = [*identity.setpriv(), shutil.which("prlimit") or "prlimit", "--",
+                 sys.executable, "-I", "-c", "import asyncio, ipykernel, dropout_kit"]
+        done = subprocess.run(probe,
+                              capture_output=True, cwd="/", timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def python_runtime_paths() -> list[Path]:
+    """Directories the kernel's python needs to read: interpreter, stdlib, site-packages
+    and the dropout_kit package (an editable install lives outside site-packages)."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent,
+             Path(dropout_kit.__file__).resolve().parent}
+    for entry in sys.path:
+        if entry and os.path.isabs(entry) and os.path.exists(entry):
+            paths.add(Path(entry))
+    resolved = set()
+    for path in paths:
+        resolved.add(path)
+        resolved.add(path.resolve())
+    return sorted(resolved)
+
+
+def _is_within(path: Path, ancestor: Path) -> bool:
+    return path == ancestor or ancestor in path.parents
+
+
+@dataclass
+class BwrapLayout:
+    """The file system the kernel sees, as bubblewrap arguments."""
+    read_only: list[Path]
+    writable: list[Path]
+    workdir: Path
+    tmp_size_mb: int
+    hidden_roots: list[Path] = field(default_factory=list)
+    user_namespace: bool = True
+
+    def visible_read_only(self) -> list[Path]:
+        """Read-only paths, minus any that would expose a hidden root (the course itself)."""
+        kept = []
+        for path in self.read_only:
+            if not path.exists():
+                continue
+            if any(_is_within(hidden, path) for hidden in self.hidden_roots):
+                continue
+            kept.append(path)
+        return kept
+
+    def args(self) -> list[str]:
+        args = [shutil.which("bwrap") or "bwrap",
+                "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+                "--hostname", "grader"]
+        if self.user_namespace:
+            args += ["--unshare-user", "--disable-userns"]
+        else:
+            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                     "--cap-add", "CAP_SETPCAP"]
+        symlinks, mounts = [], []
+        for name in SYSTEM_DIRS:
+            host = Path("/") / name
+            if host.is_symlink():
+                symlinks += ["--symlink", os.readlink(host), str(host)]
+            elif host.is_dir():
+                mounts.append((host, "--ro-bind"))
+        mounts += [(Path("/etc") / name, "--ro-bind") for name in ETC_FILES
+                   if (Path("/etc") / name).exists()]
+        if Path("/sys/devices/system/cpu").is_dir():  # torch reads the CPU topology
+            mounts.append((Path("/sys/devices/system/cpu"), "--ro-bind"))
+        mounts += [(p, "--ro-bind") for p in self.visible_read_only()]
+        mounts += [(p, "--bind") for p in self.writable]
+        args += symlinks
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--size", str(self.tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+        # bubblewrap would create missing parents as 0700 root-owned directories.
+        created: set[Path] = {Path("/"), Path("/tmp"), Path("/proc"), Path("/dev")}
+        mounted: list[Path] = []
+        for path, kind in sorted(mounts, key=lambda m: str(m[0])):
+            for parent in reversed(path.parents):
+                if parent not in created and not any(_is_within(parent, m) for m in mounted):
+                    args += ["--perms", "0755", "--dir", str(parent)]
+                    created.add(parent)
+            args += [kind, str(path), str(path)]
+            mounted.append(path)
+        args += ["--remount-ro", "/", "--chdir", str(self.workdir), "--"]
+        return args
+
+
+@functools.lru_cache(maxsize=None)
+def namespaces_available(user_namespace: bool) -> tuple[bool, str]:
+    """Whether bubblewrap can build a sandbox here; with the reason when it cannot."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False, "bubblewrap (bwrap) is not installed"
+    probe = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent",
+             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    if user_namespace:
+        probe += ["--unshare-user", "--disable-userns"]
+    try:
+        done = subprocess.run([*probe, "--", "true"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return False, f"bwrap could not run: {error}"
+    if done.returncode != 0:
+        return False, f"bwrap failed: {done.stderr.strip() or done.returncode}"
+    return True, ""
+
+
+def kernel_environment(home: str, tmp: str) -> dict[str, str]:
+    """The kernel's environment: a short list passed from nbgrader, the rest fixed."""
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    env.update({k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV_PREFIXES)})
+    env.update({
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": home,
+        "TMPDIR": tmp,
+        "MPLCONFIGDIR": os.path.join(tmp, "matplotlib"),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    return env
+
+
+def chown_tree(root: Path, uid: int, gid: int) -> None:
+    """Hands `root` and what lies in it to uid:gid, never following symbolic links."""
+    os.chown(root, uid, gid, follow_symlinks=False)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            try:
+                os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """Starts each grading kernel sandboxed and limited (see the module docstring)."""
+
+    mode = CaselessStrEnum(MODES, default_value="auto",
+                           help="auto, namespaces, rlimits or off").tag(config=True)
+    memory_limit_mb = Integer(4096, help="address space of each kernel process (RLIMIT_AS)").tag(config=True)
+    max_processes = Integer(256, help="processes and threads of the kernel's user (RLIMIT_NPROC)").tag(config=True)
+    max_open_files = Integer(1024, help="open files per process (RLIMIT_NOFILE)").tag(config=True)
+    cpu_time_limit = Integer(3600, help="CPU seconds per kernel process (RLIMIT_CPU)").tag(config=True)
+    max_file_size_mb = Integer(256, help="largest file the kernel may write (RLIMIT_FSIZE)").tag(config=True)
+    tmp_size_mb = Integer(256, help="size of the kernel's private /tmp").tag(config=True)
+    read_only_paths = List(Unicode(), help="course paths the kernel may read, e.g. grader_tests/").tag(config=True)
+    course_root = Unicode("", help="never made visible as a whole (only the paths above and "
+                                   "the student's own folder)").tag(config=True)
+    max_message_mb = Integer(64, help="largest ZeroMQ message nbgrader accepts from the kernel "
+                                      "(a bigger one drops the connection)").tag(config=True)
+    run_as_user = Unicode("nobody", help="account the kernel runs as when nbgrader runs as root "
+                                         "(empty: stay root, no process limit)").tag(config=True)
+
+    _workspace: Path | None = None
+    _launch_prefix: list[str] = []
+    _launch_env: dict[str, str] | None = None
+    _identity: Identity | None = None
+    _handed_over: tuple[Path, int, int] | None = None
+
+    @default("context")
+    def _context_default(self) -> zmq.asyncio.Context:
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        # Every socket nbgrader opens to this kernel refuses oversized messages, so a
+        # kernel cannot make nbgrader buffer gigabytes.
+        context.setsockopt(zmq.MAXMSGSIZE, self.max_message_mb * 1024 * 1024)
+        return context
+
+    def client(self, **kwargs):
+        kwargs.setdefault("context", self.context)  # with the message size limit
+        return super().client(**kwargs)
+
+    @property
+    def kernel_spec(self) -> KernelSpec:
+        if self._kernel_spec is None:
+            self._kernel_spec = course_python_kernelspec()
+        return self._kernel_spec
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.memory_limit_mb, self.max_processes, self.max_open_files,
+                      self.cpu_time_limit, self.max_file_size_mb)
+
+    def effective_mode(self) -> str:
+        """The mode actually used: auto resolves to namespaces or rlimits."""
+        if self.mode == "off":
+            self.log.warning("SANDBOX OFF: student code runs unconfined, with the grading "
+                             "account's rights (c.SandboxKernelManager.mode = 'off').")
+            return "off"
+        reason = "c.SandboxKernelManager.mode = 'rlimits'"
+        if self.mode != "rlimits":
+            works, reason = namespaces_available(user_namespace=os.geteuid() != 0)
+            if works:
+                return "namespaces"
+            if self.mode == "namespaces":
+                raise RuntimeError(f"sandbox mode 'namespaces' requested but {reason}")
+        self.log.warning(
+            "SANDBOX DEGRADED (%s): grading kernels run with resource limits only; student "
+            "code can read and write whatever the grading account can (gradebook, other "
+            "submissions) and use the network. See the README's threat model.", reason)
+        return "rlimits"
+
+    async def _async_pre_start_kernel(self, **kw):
+        self._release_workspace()
+        self._workspace = Path(tempfile.mkdtemp(prefix="dropout-kit-kernel-"))
+        # Unix sockets in a directory both sides see: the only channel out of the sandbox.
+        self.transport = "ipc"
+        self.cache_ports = False
+        self.ip = str(self._workspace / "ipc")
+        self.connection_file = str(self._workspace / "kernel.json")
+        self._plan_launch(Path(kw.get("cwd") or os.getcwd()))
+        return await super()._async_pre_start_kernel(**kw)
+
+    def _plan_launch(self, workdir: Path) -> None:
+        mode = self.effective_mode()
+        self._identity = None
+        self._launch_prefix = []
+        self._launch_env = None
+        if mode == "off":
+            return
+        self._identity = identity_for(self.run_as_user)
+        if self._identity is not None and mode == "rlimits" and not can_run_python_as(self._identity):
+            self.log.warning("User %s cannot run %s outside a sandbox; the kernel stays root.",
+                             self._identity.name, sys.executable)
+            self._identity = None
+        if self._identity is None and os.geteuid() == 0:
+            self.log.warning("Grading kernels run as root: the process limit does not apply to root.")
+        prefix: list[str] = []
+        if mode == "namespaces":
+            layout = BwrapLayout(
+                read_only=[*python_runtime_paths(), *map(Path, self.read_only_paths)],
+                writable=[workdir.resolve(), self._workspace],
+                workdir=workdir.resolve(),
+                tmp_size_mb=self.tmp_size_mb,
+                hidden_roots=[Path(self.course_root).resolve()] if self.course_root else [],
+                user_namespace=os.geteuid() != 0,
+            )
+            prefix += layout.args()
+            self._launch_env = kernel_environment(SANDBOX_HOME, "/tmp")
+        else:
+            home = self._workspace / "home"
+            home.mkdir()
+            self._launch_env = kernel_environment(str(home), str(self._workspace))
+        if self._identity is not None:
+            self._check_readable_by_kernel()
+            prefix += self._identity.setpriv()
+            self._hand_over(workdir.resolve())
+        prefix += self.limits.prlimit()
+        self._launch_prefix = prefix
+        self.log.info("Grading kernel sandbox: mode=%s, user=%s, limits=%s", mode,
+                      self._identity.name if self._identity else pwd.getpwuid(os.geteuid()).pw_name,
+                      self.limits)
+
+    def _check_readable_by_kernel(self) -> None:
+        """The unprivileged account must read the checks, or every student scores 0."""
+        for path in map(Path, self.read_only_paths):
+            mode = path.stat().st_mode
+            if not (mode & stat.S_IROTH and (not path.is_dir() or mode & stat.S_IXOTH)):
+                raise PermissionError(
+                    f"{path} is not readable by others, so the grading kernel (user "
+                    f"{self._identity.name}) cannot read it: chmod o+rX it, or set "
+                    "c.SandboxKernelManager.run_as_user")
+
+    def _hand_over(self, workdir: Path) -> None:
+        """Gives the kernel's account its folder and sockets; _release_workspace gives them back."""
+        owner = workdir.stat()
+        self._handed_over = (workdir, owner.st_uid, owner.st_gid)
+        chown_tree(workdir, self._identity.uid, self._identity.gid)
+        os.chown(self._workspace, self._identity.uid, self._identity.gid)
+        if self.mode != "namespaces":
+            home = self._workspace / "home"
+            if home.exists():
+                os.chown(home, self._identity.uid, self._identity.gid)
+
+    def write_connection_file(self, **kwargs) -> None:
+        super().write_connection_file(**kwargs)
+        if self._identity is not None and os.path.exists(self.connection_file):
+            os.chown(self.connection_file, self._identity.uid, self._identity.gid)
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if self._launch_prefix and "--unshare-pid" in self._launch_prefix:
+            # In a PID namespace the kernel's parent is pid 1; bubblewrap's
+            # --die-with-parent replaces ipykernel's parent polling.
+            cmd = [*cmd, "--IPKernelApp.parent_handle=1"]
+        return [*self._launch_prefix, *cmd]
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if self._launch_env is not None:
+            kw["env"] = self._launch_env
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    _launch_kernel = _async_launch_kernel
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            self._release_workspace()
+
+    cleanup_resources = _async_cleanup_resources
+
+    def _release_workspace(self) -> None:
+        if self._handed_over is not None:
+            workdir, uid, gid = self._handed_over
+            self._handed_over = None
+            if workdir.exists():
+                chown_tree(workdir, uid, gid)
+        if self._workspace is not None:
+            shutil.rmtree(self._workspace, ignore_errors=True)
+            self._workspace = None

@@ -1,0 +1,109 @@
+"""Grading survives broken and hostile notebooks (issue 4).
+
+The hostile corpus (tests/hostile/corpus.py) and two correct submissions are graded in
+ONE `nbgrader autograde` run of a scratch copy of the course, through the repository's
+nbgrader_config.py (sandboxed kernels, SafeExecute, robust intake), with short limits
+on the command line (tests/hostile/grading_run.py). Then:
+  * the run exits 0 within the bound its limits guarantee,
+  * the correct students (one graded before the hostile ones, one after) have full marks,
+  * every submission has a score in every autograder cell (none blank),
+  * each case ends as it states: the parts it breaks score 0, the others are graded,
+    its attack left no trace in its outputs, the failures are recorded,
+  * grader_tests/, source/, release/ and the gradebook's structure are unchanged.
+A second, small run without namespaces (the documented fallback) shows that the limits
+still hold, that the log warns, and that the isolation checks above do detect a
+successful attack (there, they succeed).
+"""
+from __future__ import annotations
+
+import pytest
+
+from dropout_kit import gradebook
+from hostile import corpus, grading_run
+
+pytestmark = pytest.mark.slow
+
+AUTOGRADED = tuple(cell for cells in gradebook.AUTO_PARTS.values() for cell in cells)
+STUDENTS = [*corpus.CORRECT, *(corpus.student_id(case) for case in corpus.CASES)]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> grading_run.Run:
+    course, students, listener = grading_run.prepare(tmp_path_factory.mktemp("hostile") / "course")
+    with listener:
+        return grading_run.autograde(course, students)
+
+
+def test_the_run_exits_cleanly_within_its_bound(graded):
+    assert graded.returncode == 0, graded.log[-5000:]
+    assert graded.wall < grading_run.wall_bound(len(graded.students))
+
+
+@pytest.mark.parametrize("student", list(corpus.CORRECT))
+def test_correct_students_get_full_marks(graded, student):
+    cells = graded.grades[student]
+    assert {c: cells[c].score for c in AUTOGRADED} == {c: cells[c].max_score for c in AUTOGRADED}
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_every_submission_is_graded(graded, student):
+    cells = graded.grades.get(student, {})
+    blank = [c for c in AUTOGRADED if c not in cells or cells[c].score is None or cells[c].needs_manual_grade]
+    assert not blank, f"{student}: no score in {blank}"
+    assert graded.notebook(student).cells
+
+
+@pytest.mark.parametrize("case", corpus.CASES, ids=lambda case: case.name)
+def test_each_case_ends_as_stated(graded, case):
+    student = corpus.student_id(case)
+    cells = graded.grades[student]
+    outputs = graded.outputs_text(student)
+    assert {c: cells[c].score for c in case.full} == {c: cells[c].max_score for c in case.full}
+    assert {c: cells[c].score for c in case.zero} == {c: 0 for c in case.zero}
+    for cell in case.partial:
+        assert 0 <= cells[cell].score < cells[cell].max_score, cell
+    for word in case.shown:
+        assert word in outputs
+    for word in case.blocked:
+        assert word not in outputs
+    assert set(case.errors) <= graded.error_names(student)
+    assert case.noted in graded.markdown(student)
+    if case.logged:
+        assert f"Student {student}" in graded.log
+
+
+def test_max_scores_stay_the_instructors(graded):
+    instructor = graded.grades["aa-reference"]
+    for student in STUDENTS:
+        assert {c: graded.grades[student][c].max_score for c in AUTOGRADED} == \
+            {c: instructor[c].max_score for c in AUTOGRADED}, student
+
+
+def test_instructor_files_and_gradebook_structure_unchanged(graded):
+    assert graded.after == graded.before
+    assert set(graded.grades) == set(STUDENTS)
+
+
+def test_unsafe_submitted_files_stay_out_of_autograded(graded):
+    case = corpus.by_name("extra-files")[0]
+    folder = graded.course / "autograded" / corpus.student_id(case) / "dropout"
+    assert folder.is_dir()
+    assert not [name for name in case.files if (folder / name).exists() or (folder / name).is_symlink()]
+
+
+@pytest.fixture(scope="module")
+def graded_without_namespaces(tmp_path_factory) -> grading_run.Run:
+    cases = corpus.by_name("read-others", "network", "memory-hog")
+    course, students, listener = grading_run.prepare(tmp_path_factory.mktemp("fallback") / "course",
+                                                     cases=cases, correct=())
+    with listener:
+        return grading_run.autograde(course, students, mode="rlimits")
+
+
+def test_without_namespaces_limits_hold_isolation_is_lost_and_the_log_says_so(graded_without_namespaces):
+    run = graded_without_namespaces
+    assert run.returncode == 0, run.log[-5000:]
+    assert "SANDBOX DEGRADED" in run.log
+    assert "MEMORY REFUSED" in run.outputs_text("h-memory-hog")
+    assert "LEAKED" in run.outputs_text("h-read-others")
+    assert "NETWORK OPEN" in run.outputs_text("h-network")
