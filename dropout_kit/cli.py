@@ -30,7 +30,36 @@ def cmd_demo(args) -> int:
     return demo.main(course_root(args.course))
 
 
-COMMANDS = {"release": cmd_release, "demo": cmd_demo}
+def cmd_grade(args) -> int:
+    """Autogrades every collected submission in parallel; re-running grades only what changed."""
+    from dropout_kit import batch
+    run = batch.grade_class(course_root(args.course), workers=args.workers, force=args.force)
+    return 1 if run.failed else 0
+
+
+def _grade_arguments(parser) -> None:
+    parser.add_argument("--workers", type=int, default=None,
+                        help="grading processes (default: the number of cores)")
+    parser.add_argument("--force", action="store_true",
+                        help="regrade every submission, changed or not")
+
+
+def cmd_report(args) -> int:
+    """Writes the instructor report (HTML page with plots, CSV) from the gradebook."""
+    from dropout_kit import report
+    root = course_root(args.course)
+    page = report.write_report(root, Path(args.out) if args.out else None)
+    print(f"Report: {page}")
+    return 0
+
+
+def _report_arguments(parser) -> None:
+    parser.add_argument("--out", help="folder for the report (default: reports/dropout/ in the course)")
+
+
+cmd_grade.arguments = _grade_arguments
+cmd_report.arguments = _report_arguments
+COMMANDS = {"release": cmd_release, "demo": cmd_demo, "grade": cmd_grade, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn in COMMANDS.items():
         p = sub.add_parser(name, help=fn.__doc__)
         p.add_argument("--course", help="course directory (default: current directory)")
+        if hasattr(fn, "arguments"):
+            fn.arguments(p)
     args = parser.parse_args(argv)
     return COMMANDS[args.command](args)
 

@@ -1,0 +1,81 @@
+"""Scratch courses holding a small collected class, graded with the kit's `grade` command."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dropout_kit import batch, gradebook, samples, settings
+from dropout_kit.commands import nbgrader
+from dropout_kit.course import copy_course
+
+REPO = Path(__file__).resolve().parent.parent
+THREADS_PROBE = "\nprint('torch threads:', torch.get_num_threads())"
+
+
+def class_answers(reference: dict[str, str]) -> dict[str, dict[str, str] | None]:
+    """student → answers (None: the blank release)."""
+    return {
+        "reference": reference,
+        "blank": None,
+        "no-scaling": {**reference, **samples.MISTAKES["no-scaling"]},
+        "threads-probe": {**reference, "split": reference["split"] + THREADS_PROBE},
+    }
+
+
+def new_class_course(dest: Path, notebooks: dict[str, nbformat.NotebookNode],
+                     config_lines: str = "", renamed: dict[str, nbformat.NotebookNode] | None = None) -> Path:
+    """A scratch course with the assignment generated into its gradebook and `notebooks`
+    collected (`renamed`: handed in under another file name); `config_lines` are appended
+    to its nbgrader_config.py."""
+    root = copy_course(REPO, dest)
+    if config_lines:
+        with (root / "nbgrader_config.py").open("a", encoding="utf-8") as fh:
+            fh.write("\n" + config_lines + "\n")
+    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=root)
+    for student, notebook in notebooks.items():
+        batch.place_submission(root, student, notebook)
+    for student, notebook in (renamed or {}).items():
+        batch.place_submission(root, student, notebook, filename="dropout (1).ipynb")
+    return root
+
+
+@dataclass
+class GradedClass:
+    root: Path
+    run: batch.ClassRun
+    output: str
+    db_url: str
+    grades: dict  # student → grade_id → CellGrade, read right after grading
+
+
+def grade(root: Path, workers: int) -> GradedClass:
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as env:
+        # As in an instructor's shell: the course config names its own hidden checks,
+        # whatever another test loaded into this process before.
+        env.delenv(settings.GRADER_TESTS_ENV, raising=False)
+        run = batch.grade_class(root, workers=workers, out=out)
+    db_url = batch.CoursePaths.load(root).db_url
+    return GradedClass(root, run, out.getvalue(), db_url, gradebook.cell_grades(db_url))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """`dropout-kit ARGS` as the instructor types it."""
+    env = {k: v for k, v in os.environ.items() if k != settings.GRADER_TESTS_ENV}
+    return subprocess.run([sys.executable, "-m", "dropout_kit.cli", *args],
+                          capture_output=True, text=True, timeout=900, env=env)
+
+
+def unavailable(reason: str):
+    """Missing system software fails the run in CI (it must be installed there) and skips
+    elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
