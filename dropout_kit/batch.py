@@ -9,9 +9,11 @@ Why the rules below:
 - Kernels run single-threaded (OMP/MKL/OpenBLAS threads = 1) and there is at most one
   worker per core: torch's default of one thread per core in every kernel oversubscribes
   the machine, stretches a 2 s training past the cell timeout and scores correct work 0.
-- A submission whose notebook hit the cell timeout (nbgrader writes a CellTimeoutError)
-  or that nbgrader failed to grade is graded again at the end, alone on the machine; if it
-  still times out or fails it is reported as such, never passed off as a plain grade.
+- A submission in which a cell was stopped (the cell time limit: nbgrader writes a
+  CellTimeoutError; or a kernel that stopped answering, the notebook's time limit, a dead
+  kernel: see STOPPED_CELL_ERRORS) or that nbgrader failed to grade is graded again at the
+  end, alone on the machine; if it happens again it is reported as such ("timeout",
+  "failed"), never passed off as a plain grade.
 - SQLite allows one writer at a time and nbgrader gives up on "database is locked", so
   with SQLite the workers take turns for everything except running the notebook (a lock
   held around each autograde and released while the kernel executes). PostgreSQL takes
