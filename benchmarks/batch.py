@@ -16,8 +16,9 @@ sandbox and time limits apply). Printed:
       checks included in the cells): the kit's serial run against
       `jupyter nbconvert --execute` of the same autograded notebooks.
   (c) serial (1 worker) against parallel (2 workers) runs of the kit over the same
-      submissions, repeated: grades that differ (must be 0), timeouts, failures and
-      SQLite "database is locked" errors.
+      submissions, repeated: grades that differ (must be 0), timeouts, failures,
+      SQLite "database is locked" errors and the parallel workers' total wait for the
+      SQLite lock.
 """
 from __future__ import annotations
 
@@ -170,7 +171,7 @@ def main() -> int:
 
     # (c) serial against parallel, repeated (the first repetition is the runs above).
     print("\n(c) serial (1 worker) against parallel (2 workers), same submissions")
-    print("  run  serial s  parallel s  grades differing  timeouts  failures  'database is locked'")
+    print("  run  serial s  parallel s  grades differing  timeouts  failures  'database is locked'  lock wait s")
     total_differing = 0
     for number in range(1, repeats + 1):
         if number > 1:
@@ -180,8 +181,10 @@ def main() -> int:
         total_differing += diff
         timeouts = len(serial_run.timed_out) + len(parallel_run.timed_out)
         failures = len(serial_run.failed) + len(parallel_run.failed)
+        lock_wait = sum(o.lock_wait_seconds for o in parallel_run.outcomes.values())
         print(f"  {number:3d}  {serial_seconds:8.1f}  {parallel_seconds:10.1f}  {diff:16d}  {timeouts:8d}  "
-              f"{failures:8d}  {locked_errors(serial_root) + locked_errors(parallel_root):8d}", flush=True)
+              f"{failures:8d}  {locked_errors(serial_root) + locked_errors(parallel_root):20d}  {lock_wait:11.1f}",
+              flush=True)
     print(f"  grades differing over {repeats} repetitions: {total_differing} (goal 0)")
     summary = {"submissions": count, "stock_seconds": stock_seconds, "kit_parallel_seconds": first_parallel_seconds,
                "speedup": stock_seconds / first_parallel_seconds,

@@ -295,7 +295,7 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
     top = max([r.auto_max for r in graded] or [0.0])
     summary = [
         ["submissions", len(report.rows)],
-        ["graded", len(graded)],
+        ["with grades (timed out included)", len(graded)],
         ["mean autograded points", f"{statistics.fmean(totals):.2f} / {top:g}" if totals else "-"],
         ["median autograded points", f"{statistics.median(totals):g} / {top:g}" if totals else "-"],
         ["full autograded points", sum(t == top for t in totals)],
@@ -310,7 +310,7 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
                 for r in report.rows]
     sections = [
         f"<h1>Grading report: {html.escape(report.assignment)}</h1>",
-        _table(["", ""], summary, "summary").replace("<table", '<table class="summary"', 1),
+        _table(["figure", "value"], summary, "summary").replace("<table", '<table class="summary"', 1),
         "<h2>Score distribution</h2>",
         _img(plots["score_distribution"], "Histogram of autograded points"),
         _img(plots["part_means"], "Mean score of each part"),
