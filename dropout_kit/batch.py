@@ -374,7 +374,9 @@ def _grade_one(app, paths: CoursePaths, student: str, db_lock, worker: int) -> O
                 if isinstance(error, KeyboardInterrupt):
                     raise
                 outcome.status = "failed"
-                outcome.error = _last_error_line(captured.getvalue(), error)
+                handed_in = sorted(p.name for p in paths.submission_dir(student).iterdir())
+                outcome.error = (f"{_last_error_line(captured.getvalue(), error)} "
+                                 f"[handed in: {', '.join(handed_in) or 'nothing'}]")
                 captured.write(traceback.format_exc())
     finally:
         outcome.seconds = time.perf_counter() - started

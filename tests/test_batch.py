@@ -128,6 +128,7 @@ def test_failure_is_retried_then_reported_with_exit_code(troubled_run):
     assert "NOT graded" in done.stdout and "renamed" in done.stdout.split("NOT graded")[1]
     record = json.loads(batch.CoursePaths.load(root).state_file.read_text())["students"]["renamed"]
     assert record["status"] == "failed" and record["attempts"] == 2
+    assert "handed in: dropout (1).ipynb, timestamp.txt" in record["error"]
     assert (root / "autograded" / ".dropout-kit" / "logs" / settings.ASSIGNMENT / "renamed.log").read_text()
 
 
