@@ -8,7 +8,8 @@ Printed (Markdown, ready for the README or an issue's closing note):
       submissions graded by `nbgrader autograde` with the sandbox (namespaces) and
       without it (mode off; SafeExecute and the intake stay on, so only the sandbox
       differs), alternating, in one invocation; per-submission kernel time from the log
-      and the whole run's wall time; the ratio.
+      and the whole run's wall time; the ratio. (a2) the same without grading: kernel
+      start to `import torch` done, with and without the sandbox, alternating.
   (b) the hostile corpus (tests/hostile/corpus.py) with the correct submissions, graded in
       one run with the repository's configuration: case, what happened, time taken.
   (c) (full run only) a few cases graded with stock nbgrader (the repository's config
@@ -65,7 +66,7 @@ def what_happened(run: grading_run.Run, student: str) -> str:
     if not notebook.exists():
         return "submission failed (no graded notebook)"
     parts = []
-    reasons = re.findall(rf"SafeExecute: student {re.escape(student)}: cell \d+ \((\S+)\): \w+ \(([^:)]+)", run.log)
+    reasons = re.findall(rf"SafeExecute: student {re.escape(student)}: cell \d+ \((\S+)\): \w+ \[(.+?)\]", run.log)
     for cell, reason in reasons:
         parts.append(f"{cell}: {reason}")
     restarts = re.search(rf"SafeExecute: student {re.escape(student)}: [0-9.]+ s, (\d+) kernel", run.log)
@@ -76,9 +77,12 @@ def what_happened(run: grading_run.Run, student: str) -> str:
                                                                                      "KernelUnresponsive")]
     outputs = run.outputs_text(student)
     parts += [f"printed {m!r}" for m in MARKERS if m in outputs]
-    intake = len(re.findall(rf"Student {re.escape(student)}: ", run.log))
-    if intake:
-        parts.append(f"intake: {intake} fix(es) logged")
+    case = run.students.get(student)
+    if case is not None and case.blocked and not any(word in outputs for word in case.blocked):
+        parts.append("attack blocked")
+    warnings = len(re.findall(rf"Student {re.escape(student)}: ", run.log))
+    if warnings:
+        parts.append(f"{warnings} log line(s) naming the student")
     return "; ".join(parts) or "graded normally"
 
 
@@ -129,6 +133,51 @@ def measure_cost(work: Path, submissions: int, rounds: int) -> None:
           f"(ratio {means['namespaces'] / means['off']:.3f}).")
 
 
+async def _kernel_round_trip(mode: str, workdir: Path) -> float:
+    """Seconds from starting a grading kernel to the result of `import torch`, killed after."""
+    from traitlets.config import Config
+
+    from dropout_kit.sandbox import SandboxKernelManager
+
+    config = Config()
+    config.SandboxKernelManager.mode = mode
+    manager = SandboxKernelManager(config=config)
+    started = time.monotonic()
+    await manager.start_kernel(cwd=str(workdir))
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=120)
+        reply = await client.execute_interactive("import torch, matplotlib.pyplot", timeout=120)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return time.monotonic() - started
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+        await manager.cleanup_resources()
+
+
+def measure_kernel_start(work: Path, repeats: int) -> None:
+    """(a2): the sandbox's own overhead, without grading around it."""
+    import asyncio
+
+    workdir = work / "kernel-start"
+    workdir.mkdir()
+    times: dict[str, list[float]] = {"namespaces": [], "off": []}
+    for number in range(repeats):
+        for mode in ("namespaces", "off") if number % 2 == 0 else ("off", "namespaces"):
+            times[mode].append(asyncio.run(_kernel_round_trip(mode, workdir)))
+    print("\n### (a2) Kernel start to `import torch, matplotlib.pyplot` done\n")
+    print(f"{repeats} kernels per mode, alternating.\n")
+    print("| mode | median (s) | min (s) | max (s) |")
+    print("|---|---|---|---|")
+    for mode, values in times.items():
+        print(f"| {mode} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |")
+    added = statistics.median(times["namespaces"]) - statistics.median(times["off"])
+    print(f"\nSandbox overhead per kernel start: {added:+.2f} s (median difference); every "
+          "submission starts one kernel, plus one per restart.")
+
+
 def stock_contrast(work: Path) -> None:
     """(c): a few cases with stock nbgrader (the config block removed)."""
     cases = corpus.by_name("ignore-interrupt", "score-above-points", "invalid-json", "read-others", "network")
@@ -155,6 +204,7 @@ def main() -> int:
         work = Path(tmp)
         log("(a) sandbox cost …")
         measure_cost(work, submissions=4 if args.quick else 8, rounds=1 if args.quick else 2)
+        measure_kernel_start(work, repeats=5 if args.quick else 15)
         log("(b) hostile corpus …")
         course, students, listener = grading_run.prepare(work / "hostile")
         with listener:

@@ -54,16 +54,18 @@ def error_output(ename: str, message: str) -> NotebookNode:
     return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
-def describe_exit(code: int | None) -> str:
+def describe_exit(code: int | None) -> tuple[str, str]:
+    """How a kernel ended, for the student (Korean) and for the log."""
     if code is None:
-        return "종료 코드 없음"
+        return "종료 코드 없음", "no exit code"
     signum = -code if code < 0 else code - 128 if code > 128 else None
     if signum:
         try:
-            return f"신호 {signal.Signals(signum).name}"
+            name = signal.Signals(signum).name
+            return f"신호 {name}", f"signal {name}"
         except ValueError:
             pass
-    return f"종료 코드 {code}"
+    return f"종료 코드 {code}", f"exit code {code}"
 
 
 def _message_size(content: dict) -> int:
@@ -196,9 +198,9 @@ class SafeExecute(Execute):
             code = None
             if self.km is not None and self.km.provisioner is not None:
                 code = getattr(getattr(self.km.provisioner, "process", None), "returncode", None)
-            how = describe_exit(code)
+            korean, how = describe_exit(code)
             ename, message = "KernelDied", (
-                f"이 셀을 실행하는 동안 커널이 종료되었습니다({how}). 앞의 셀들을 새 커널에서 "
+                f"이 셀을 실행하는 동안 커널이 종료되었습니다({korean}). 앞의 셀들을 새 커널에서 "
                 "다시 실행한 뒤 다음 셀부터 채점을 계속했습니다.")
         elif isinstance(failure, KernelExited):
             how = "exit() or quit()"
@@ -219,7 +221,7 @@ class SafeExecute(Execute):
         cell.outputs.append(error_output(ename, message))
         self.nb.cells[index] = cell
         first_line = (str(failure).strip().splitlines() or [""])[0]
-        self.log.warning("SafeExecute: student %s: cell %d (%s): %s (%s: %s)", self._student, index,
+        self.log.warning("SafeExecute: student %s: cell %d (%s): %s [%s] %s", self._student, index,
                          grade_id(cell) or "student cell", ename, how, first_line)
 
     async def _recover(self, replayable: list[int]) -> None:

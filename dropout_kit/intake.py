@@ -183,7 +183,9 @@ class RestoreInstructorCells(NbGraderPreprocessor):
             name = meta.get("grade_id") if isinstance(meta, dict) else None
             if not isinstance(name, str) or name not in sources or name in kept:
                 del cell.metadata["nbgrader"]
-                changes.append(f"extra or duplicated cell {name!r} treated as an ordinary cell")
+                why = ("malformed nbgrader metadata" if not isinstance(name, str) else
+                       f"a second copy of {name!r}" if name in kept else f"unknown grade_id {name!r}")
+                changes.append(f"cell with {why} graded as an ordinary cell")
                 continue
             kept.add(name)
             cell_type, locked, source, _ = sources[name]

@@ -68,6 +68,17 @@ SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 SANDBOX_HOME = "/tmp"
 
 
+_warned: set[str] = set()
+
+
+def warn_once(log, message: str, *args) -> None:
+    """A warning per grading run, not per kernel (one starts per submission)."""
+    text = message % args if args else message
+    if text not in _warned:
+        _warned.add(text)
+        log.warning(text)
+
+
 def course_python_kernelspec() -> KernelSpec:
     """This environment's python as an IPython kernel, whatever kernelspecs are installed.
 
@@ -320,8 +331,8 @@ class SandboxKernelManager(AsyncKernelManager):
     def effective_mode(self) -> str:
         """The mode actually used: auto resolves to namespaces or rlimits."""
         if self.mode == "off":
-            self.log.warning("SANDBOX OFF: student code runs unconfined, with the grading "
-                             "account's rights (c.SandboxKernelManager.mode = 'off').")
+            warn_once(self.log, "SANDBOX OFF: student code runs unconfined, with the grading "
+                      "account's rights (c.SandboxKernelManager.mode = 'off').")
             return "off"
         reason = "c.SandboxKernelManager.mode = 'rlimits'"
         if self.mode != "rlimits":
@@ -330,7 +341,8 @@ class SandboxKernelManager(AsyncKernelManager):
                 return "namespaces"
             if self.mode == "namespaces":
                 raise RuntimeError(f"sandbox mode 'namespaces' requested but {reason}")
-        self.log.warning(
+        warn_once(
+            self.log,
             "SANDBOX DEGRADED (%s): grading kernels run with resource limits only; student "
             "code can read and write whatever the grading account can (gradebook, other "
             "submissions) and use the network. See the README's threat model.", reason)
@@ -356,11 +368,11 @@ class SandboxKernelManager(AsyncKernelManager):
             return
         self._identity = identity_for(self.run_as_user)
         if self._identity is not None and mode == "rlimits" and not can_run_python_as(self._identity):
-            self.log.warning("User %s cannot run %s outside a sandbox; the kernel stays root.",
-                             self._identity.name, sys.executable)
+            warn_once(self.log, "User %s cannot run %s outside a sandbox; the kernel stays root.",
+                      self._identity.name, sys.executable)
             self._identity = None
         if self._identity is None and os.geteuid() == 0:
-            self.log.warning("Grading kernels run as root: the process limit does not apply to root.")
+            warn_once(self.log, "Grading kernels run as root: the process limit does not apply to root.")
         prefix: list[str] = []
         if mode == "namespaces":
             layout = BwrapLayout(
@@ -403,10 +415,9 @@ class SandboxKernelManager(AsyncKernelManager):
         self._handed_over = (workdir, owner.st_uid, owner.st_gid)
         chown_tree(workdir, self._identity.uid, self._identity.gid)
         os.chown(self._workspace, self._identity.uid, self._identity.gid)
-        if self.mode != "namespaces":
-            home = self._workspace / "home"
-            if home.exists():
-                os.chown(home, self._identity.uid, self._identity.gid)
+        home = self._workspace / "home"  # rlimits mode only
+        if home.exists():
+            os.chown(home, self._identity.uid, self._identity.gid)
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)

@@ -72,6 +72,13 @@ def test_each_case_ends_as_stated(graded, case):
         assert f"Student {student}" in graded.log
 
 
+@pytest.mark.parametrize("student", STUDENTS)
+def test_graded_notebooks_stay_small(graded, student):
+    """Output kept per cell is capped (100 kB here), whatever the notebook printed."""
+    path = graded.course / "autograded" / student / "dropout" / "dropout.ipynb"
+    assert path.stat().st_size < 3_000_000
+
+
 def test_max_scores_stay_the_instructors(graded):
     instructor = graded.grades["aa-reference"]
     for student in STUDENTS:

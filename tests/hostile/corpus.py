@@ -121,7 +121,9 @@ except (MemoryError, RuntimeError) as error:
     print("MEMORY " + "REFUSED after", len(chunks) * 64, "MiB")
 del chunks"""
 
-PRINT_FLOOD = "for i in range(10**6):\n    print(i)"
+PRINT_FLOOD = """\
+for block in range(1000):
+    print("\\n".join(str(i) for i in range(block * 1000, (block + 1) * 1000)))"""
 
 # One 100 MB message: more than nbgrader accepts from a kernel (SandboxKernelManager.max_message_mb).
 HUGE_MESSAGE = "import sys\nsys.stdout.write('x' * 100_000_000)\nsys.stdout.flush()"
@@ -286,7 +288,11 @@ def edit_test_cells(data: dict) -> dict:
 def change_metadata(data: dict) -> dict:
     by_id = cells_by_id(data)
     by_id["test_split"]["metadata"]["nbgrader"].update(points=100, locked=False)
-    by_id["test_my_dropout_mask"]["metadata"]["nbgrader"]["grade"] = False
+    mask = by_id["test_my_dropout_mask"]
+    mask["metadata"]["nbgrader"]["grade"] = False
+    mask["cell_type"] = "markdown"
+    mask.pop("outputs", None)
+    mask.pop("execution_count", None)
     del by_id["test_my_dropout_scale"]["metadata"]["nbgrader"]
     by_id["my_dropout"]["metadata"]["nbgrader"].update(solution=False, locked=True)
     by_id["test_eval_predict"]["metadata"]["nbgrader"]["grade_id"] = "bogus"
@@ -341,7 +347,7 @@ CASES: tuple[Case, ...] = (
     Case("edited-test-cells", "test cells replaced by `3`, wrong my_dropout",
          answers={"my_dropout": NO_SCALING}, damage=edit_test_cells,
          full=("test_my_dropout_mask",), partial=("test_my_dropout_scale",), logged=True),
-    Case("changed-metadata", "points, grade, locked, grade_id and nbgrader metadata edited",
+    Case("changed-metadata", "points, grade, locked, grade_id, cell type and nbgrader metadata edited",
          damage=change_metadata, noted="되돌려", logged=True),
     Case("extra-files", "a 25 MB file and a link to gradebook.db next to the notebook",
          split=LINKED, files={"weights.bin": 25 * 1024 * 1024, "answers.py": Link("gradebook.db")},
