@@ -148,6 +148,9 @@ def run_checks(test_id: str, namespace: dict) -> ModuleResult:
             "--confcutdir", str(folder),
             "--import-mode=importlib",
             "-p", "no:cacheprovider",
+            # Its clean-up runs gc.collect() several times over the kernel's whole heap (torch):
+            # about 0.7 s per cell, most of what a cell's checks cost.
+            "-p", "no:unraisableexception",
             "--assert=plain",
             "--capture=fd",
             "-q",

@@ -1,24 +1,19 @@
 """Fixtures shared by the hidden checks.
 
 `ns` (the notebook's live namespace) comes from dropout_kit.grading. Every check runs
-with torch's random state forked and seeded, so a regrade gives the same verdict and
-the student's own random state is untouched.
+with torch's random state forked and seeded (dropout_kit.checking.seeded), so a regrade
+gives the same verdict and the student's own random state is untouched.
 """
-import os
-
 import pytest
 import torch
 
 from dropout_kit import reference, student
-from dropout_kit.checking import defined, fail, torch_calls
-
-CHECK_SEED = int(os.environ.get("DROPOUT_KIT_CHECK_SEED", "20261127"))
+from dropout_kit.checking import defined, fail, seeded, torch_calls
 
 
 @pytest.fixture(autouse=True)
 def seeded_rng():
-    with torch.random.fork_rng():
-        torch.manual_seed(CHECK_SEED)
+    with seeded():
         yield
 
 
@@ -34,6 +29,15 @@ def my_dropout(ns):
     if not callable(fn):
         fail("`my_dropout` 은(는) 함수여야 합니다.")
     return fn
+
+
+@pytest.fixture
+def drop(my_dropout):
+    """my_dropout called on a copy of its input: a function that modifies its input in
+    place loses the check about that only, not every check that reuses the input."""
+    def call(x, p, *args, **kwargs):
+        return my_dropout(x.clone(), p, *args, **kwargs)
+    return call
 
 
 @pytest.fixture
@@ -59,13 +63,15 @@ def solution_sources():
 @pytest.fixture
 def hand_written(my_dropout):
     """Fails the check if `my_dropout` delegates to any of torch's own dropouts."""
-    x = torch.linspace(1, 2, 1000)
+    inputs = (torch.linspace(1, 2, 1000), torch.linspace(1, 2, 1000).reshape(50, 20))
     with torch_calls() as called:
-        for training in (True, False):
-            try:
-                my_dropout(x.clone(), 0.5, training=training)
-            except Exception:
-                pass  # errors are the other checks' business
+        for x in inputs:
+            for p in (0.5, 0.8, 0.9):
+                for training in (True, False):
+                    try:
+                        my_dropout(x.clone(), p, training=training)
+                    except Exception:
+                        pass  # errors are the other checks' business
     used = sorted({name for name in called if "dropout" in name.lower()})
     if used:
         fail(f"torch의 드랍아웃({', '.join(used)})을 불렀습니다. 이 부분은 난수로 직접 "

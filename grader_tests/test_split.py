@@ -1,4 +1,7 @@
-"""Part 1, the 8:2 split: the first 80 rows of x and y for training, the last 20 for testing."""
+"""Part 1, the 8:2 split: the first 80 rows of x and y for training, the last 20 for testing.
+
+Deterministic: every check compares with the lecture's data exactly.
+"""
 import pytest
 import torch
 
@@ -8,7 +11,11 @@ SHAPES = {"xtr": (80, 1), "ytr": (80, 1), "xtest": (20, 1), "ytest": (20, 1)}
 
 
 def rows_taken(part, full):
-    """Which rows of `full` the tensor `part` holds, or None if they are not rows of it."""
+    """Which rows of `full` the tensor `part` holds, or None if they are not rows of it.
+    A flattened column counts as its rows: the shape check alone judges the shape."""
+    part = part.detach()
+    if part.dim() == 1 and full.shape[1:] == (1,):
+        part = part.reshape(-1, 1)
     if part.dim() != 2 or part.shape[1:] != full.shape[1:]:
         return None
     matches = (part[:, None, :] == full[None, :, :]).all(dim=2)
@@ -28,7 +35,7 @@ def describe(rows):
 def check_rows(ns, lecture, xname, yname, start, stop):
     wanted = list(range(start, stop))
     for name, full in ((xname, lecture["x"]), (yname, lecture["y"])):
-        rows = rows_taken(defined(ns, name, torch.Tensor).detach(), full)
+        rows = rows_taken(defined(ns, name, torch.Tensor), full)
         if rows != wanted:
             fail(f"`{name}` 은(는) {name[0]}의 {start}~{stop - 1}번 행이어야 하는데 {describe(rows)}.")
 
@@ -41,12 +48,15 @@ def test_names_are_tensors(ns):
 
 
 @pytest.mark.points(0.5)
-def test_shapes(ns):
-    """shape: xtr, ytr (80, 1) / xtest, ytest (20, 1)"""
+def test_shapes_and_dtype(ns, lecture):
+    """shape: xtr, ytr (80, 1) / xtest, ytest (20, 1), dtype은 x, y와 같음"""
     for name, shape in SHAPES.items():
-        got = tuple(defined(ns, name, torch.Tensor).shape)
-        if got != shape:
-            fail(f"`{name}` 의 shape이 {got} 입니다; {shape} 이어야 합니다.")
+        value = defined(ns, name, torch.Tensor)
+        if tuple(value.shape) != shape:
+            fail(f"`{name}` 의 shape이 {tuple(value.shape)} 입니다; {shape} 이어야 합니다.")
+        if value.dtype != lecture["x"].dtype:
+            fail(f"`{name}` 의 dtype이 {value.dtype} 입니다; x, y와 같은 {lecture['x'].dtype} "
+                 "이어야 합니다 (뒤의 네트워크가 이 dtype을 씁니다).")
 
 
 @pytest.mark.points(0.5)

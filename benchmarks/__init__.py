@@ -1,0 +1,1 @@
+"""Benchmarks of the course kit (run as modules: python -m benchmarks.<name>)."""
