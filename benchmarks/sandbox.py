@@ -1,7 +1,7 @@
 """What the sandbox costs and what the hostile corpus does to a grading run.
 
     python -m benchmarks.sandbox            # cost (2 rounds), hostile table, stock contrast
-    python -m benchmarks.sandbox --quick    # cost (1 round, fewer submissions), hostile table
+    python -m benchmarks.sandbox --quick    # cost (fewer submissions), hostile table
 
 Printed (Markdown, ready for the README or an issue's closing note):
   (a) the added cost of the sandbox per submission: the same class of ordinary
@@ -203,7 +203,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
         work = Path(tmp)
         log("(a) sandbox cost …")
-        measure_cost(work, submissions=4 if args.quick else 8, rounds=1 if args.quick else 2)
+        measure_cost(work, submissions=3 if args.quick else 8, rounds=2)
         measure_kernel_start(work, repeats=5 if args.quick else 15)
         log("(b) hostile corpus …")
         course, students, listener = grading_run.prepare(work / "hostile")
