@@ -29,6 +29,7 @@ only be bounded by the machine. An ordinary instructor account needs nothing of 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pwd
 import shutil
@@ -154,12 +155,21 @@ def can_run_python_as(identity: Identity) -> bool:
     return done.returncode == 0
 
 
+@functools.lru_cache(maxsize=None)
+def kernel_sys_path() -> tuple[str, ...]:
+    """sys.path of a fresh `python -I` of this environment: what the kernel imports from.
+    (This process's own sys.path may hold more, e.g. course folders added by tools.)"""
+    done = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+                          capture_output=True, text=True, cwd="/", timeout=60, check=True)
+    return tuple(json.loads(done.stdout))
+
+
 def python_runtime_paths() -> list[Path]:
     """Directories the kernel's python needs to read: interpreter, stdlib, site-packages
     and the dropout_kit package (an editable install lives outside site-packages)."""
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent,
              Path(dropout_kit.__file__).resolve().parent}
-    for entry in sys.path:
+    for entry in kernel_sys_path():
         if entry and os.path.isabs(entry) and os.path.exists(entry):
             paths.add(Path(entry))
     resolved = set()

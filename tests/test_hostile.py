@@ -114,3 +114,41 @@ def test_without_namespaces_limits_hold_isolation_is_lost_and_the_log_says_so(gr
     assert "MEMORY REFUSED" in run.outputs_text("h-memory-hog")
     assert "LEAKED" in run.outputs_text("h-read-others")
     assert "NETWORK OPEN" in run.outputs_text("h-network")
+
+
+def test_kernel_sees_none_of_the_graders_extra_import_paths(tmp_path, monkeypatch):
+    """Tools that grade in-process put course folders on sys.path; the sandbox binds only
+    what a fresh python of this environment imports from."""
+    import asyncio
+
+    from traitlets.config import Config
+
+    from dropout_kit.sandbox import SandboxKernelManager
+
+    other_course = tmp_path / "other-course"
+    (other_course / "submitted").mkdir(parents=True)
+    (other_course / "gradebook.db").write_text("secret")
+    workdir = tmp_path / "autograded" / "s" / "dropout"
+    workdir.mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(other_course))
+
+    async def listing() -> str:
+        config = Config()
+        config.SandboxKernelManager.mode = "namespaces"
+        manager = SandboxKernelManager(config=config)
+        await manager.start_kernel(cwd=str(workdir))
+        client = manager.client()
+        client.start_channels()
+        seen = []
+        try:
+            await client.wait_for_ready(timeout=120)
+            await client.execute_interactive(
+                f"import os; print(os.path.exists({str(other_course)!r}), os.getcwd())", timeout=120,
+                output_hook=lambda msg: seen.append(msg["content"].get("text", "")))
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+            await manager.cleanup_resources()
+        return "".join(seen)
+
+    assert asyncio.run(listing()).split() == ["False", str(workdir)]
