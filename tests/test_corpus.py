@@ -1,0 +1,89 @@
+"""The corpus (tests/corpus.py) graded end to end by nbgrader: every submission is
+assembled on the released notebook and graded in one `nbgrader autograde` run; each
+autograder cell's score must be exactly the expected one, a wrong submission loses
+points in the part it breaks only, and its feedback names the mistake."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pytest
+
+import corpus
+from dropout_kit import gradebook, samples, settings
+from dropout_kit.batch import SINGLE_THREAD_ENV
+from dropout_kit.commands import nbgrader
+from dropout_kit.course import copy_course
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+BY_NAME = {entry.name: entry for entry in corpus.ENTRIES}
+CORRECT = [e.name for e in corpus.CORRECT]
+WRONG = [e.name for e in corpus.WRONG]
+AUTOGRADED = [cell for cells in gradebook.AUTO_PARTS.values() for cell in cells]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The whole corpus submitted to a scratch course, autograded, with feedback."""
+    root = copy_course(REPO, tmp_path_factory.mktemp("corpus") / "course")
+    # One torch thread per kernel, as the course's batch grader runs them: on a busy
+    # 2-core machine more threads only contend.
+    env = {settings.GRADER_TESTS_ENV: str(root / "grader_tests"), **SINGLE_THREAD_ENV}
+    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=root, env=env)
+    reference = samples.reference_answers(samples.source_notebook(root))
+    release = samples.release_notebook(root)
+    for entry in corpus.ENTRIES:
+        notebook = samples.assemble(release, corpus.answers(entry, reference))
+        samples.write_notebook(notebook, root / "submitted" / entry.name / settings.ASSIGNMENT / settings.NOTEBOOK)
+    nbgrader("autograde", settings.ASSIGNMENT, "--force", cwd=root, env=env)
+    nbgrader("generate_feedback", settings.ASSIGNMENT, "--force", cwd=root, env=env)
+    return root, gradebook.cell_grades(f"sqlite:///{root / 'gradebook.db'}")
+
+
+@pytest.fixture(scope="module")
+def grades(graded):
+    return graded[1]
+
+
+def feedback_text(root: Path, student: str) -> str:
+    page = root / "feedback" / student / settings.ASSIGNMENT / settings.NOTEBOOK.replace(".ipynb", ".html")
+    return html.unescape(page.read_text(encoding="utf-8"))
+
+
+def scores_of(grades, name: str) -> dict[str, float]:
+    assert name in grades, f"{name} was not graded"
+    return {cell: grades[name][cell].score for cell in AUTOGRADED}
+
+
+def max_scores(grades, name: str) -> dict[str, float]:
+    return {cell: grades[name][cell].max_score for cell in AUTOGRADED}
+
+
+@pytest.mark.parametrize("name", [e.name for e in corpus.ENTRIES])
+def test_every_cell_gets_its_exact_score(grades, name):
+    assert scores_of(grades, name) == BY_NAME[name].expected(max_scores(grades, name))
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_variant_gets_full_marks(grades, name):
+    assert scores_of(grades, name) == max_scores(grades, name)
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_points_lost_only_in_the_broken_part(grades, name):
+    entry = BY_NAME[name]
+    top = max_scores(grades, name)
+    lost = {cell for cell, score in scores_of(grades, name).items() if score < top[cell]}
+    assert lost, f"{name}: the mistake cost no points"
+    assert lost <= set(gradebook.AUTO_PARTS[entry.part]), f"{name}: points lost outside {entry.part}: {lost}"
+
+
+@pytest.mark.parametrize("name", WRONG)
+def test_feedback_names_the_mistake(graded, name):
+    root, _ = graded
+    mistake = BY_NAME[name].mistake
+    assert mistake in feedback_text(root, name)
+    # The phrase is the mistake's own: the reference solution's feedback does not carry it.
+    assert mistake not in feedback_text(root, "reference")
