@@ -17,6 +17,7 @@ Three hooks of `nbgrader autograde`, wired in nbgrader_config.py:
 from __future__ import annotations
 
 import glob
+import inspect
 import json
 import os
 from pathlib import Path
@@ -275,6 +276,19 @@ class SubmissionFiles(LoggingConfigurable):
         return skipped
 
 
+def _running_converter():
+    """The nbgrader converter calling the hook (nbgrader passes the hook no handle to it)."""
+    from nbgrader.converters import BaseConverter
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, BaseConverter):
+            return candidate
+        frame = frame.f_back
+    return None
+
+
 def skip_unsafe_files(assignment=None, student=None, notebooks=(), **_):
     """pre_convert_hook: keeps unsafe submitted files out of autograded/.
 
@@ -282,14 +296,13 @@ def skip_unsafe_files(assignment=None, student=None, notebooks=(), **_):
     and offers no size limit there; its CourseDirectory.ignore globs are matched against
     full paths, so the exact paths of the unsafe files are added to them for this run.
     """
-    from nbgrader.apps.autogradeapp import AutogradeApp
-
-    app = AutogradeApp.instance() if AutogradeApp.initialized() else None
-    checker = SubmissionFiles(parent=app)
+    converter = _running_converter()
+    checker = SubmissionFiles(parent=converter)
     for folder in sorted({Path(nb).parent for nb in notebooks}):
         who = folder.parent.name
         unsafe = checker.unsafe(folder, who)
-        if unsafe and app is None:
-            checker.log.error("Student %s: cannot keep unsafe files out (no running autograde app)", who)
+        if unsafe and converter is None:
+            checker.log.error("Student %s: cannot keep unsafe files out (no nbgrader converter found)", who)
         elif unsafe:
-            app.coursedir.ignore = [*app.coursedir.ignore, *(glob.escape(str(p)) for p in unsafe)]
+            coursedir = converter.coursedir
+            coursedir.ignore = [*coursedir.ignore, *(glob.escape(str(p)) for p in unsafe)]
