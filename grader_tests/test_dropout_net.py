@@ -8,7 +8,8 @@ active units zeroed and the rest ×5 (Dropout before or after the ReLU gives exa
 nothing may change the output layer's result. Training is judged metamorphically: the
 student's cell is re-run with the lecture's split, the training targets changed to a
 curve (the trained net must follow it) and every test row set to NaN (a net that
-touched test data ends up with NaN weights).
+touched test data ends up with NaN weights); the rows the input layer sees in training
+mode are counted (1000 epochs × 80) and the parameters must have moved.
 
 False-fail probabilities for a correct submission: the drop count is accepted within
 exact binomial bounds at level 1e-6 (dropout_kit.stats); every other check compares
@@ -115,13 +116,16 @@ def retrained(ns, solution_sources):
     x = torch.cat([s["xtr"], nan])
     y = torch.cat([retarget(s["xtr"]), nan])
     rows_seen = {True: 0, False: 0}  # rows through the input layer, by training mode
+    initial = {}  # each module's own parameters when it first ran
 
-    def count_rows(module, args):
+    def watch(module, args):
+        if id(module) not in initial:
+            initial[id(module)] = [p.detach().clone() for p in module.parameters(recurse=False)]
         if isinstance(module, torch.nn.Linear) and module.in_features == 1 and args:
             rows_seen[module.training] += args[0].reshape(-1, 1).shape[0]
 
     before = {k: v for k, v in ns.items() if k != "net"}  # the live net must not stand in
-    hook = torch.nn.modules.module.register_module_forward_pre_hook(count_rows)
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(watch)
     try:
         with seeded():
             run = student.rerun(source, before, x=x, y=y, xtr=x[:80], ytr=y[:80],
@@ -129,7 +133,17 @@ def retrained(ns, solution_sources):
     finally:
         hook.remove()
     run.rows_seen = rows_seen
+    run.initial = initial
     return run
+
+
+def parameters_moved(run, net) -> bool:
+    """Whether training changed any parameter of `net` since its first forward pass."""
+    for module in net.modules():
+        for before, now in zip(run.initial.get(id(module), ()), module.parameters(recurse=False)):
+            if not torch.equal(before, now.detach()):
+                return True
+    return False
 
 
 @pytest.mark.points(0.5)
@@ -224,6 +238,9 @@ def test_training_follows_training_targets(retrained):
                  "net.eval() 을 부르지 말고, 학습모드(net.train())에서 학습하세요.")
         fail(f"학습 중 net 이 본 학습 데이터가 {epochs:.0f} epochs 분량입니다; "
              f"{reference.EPOCHS} epochs (80개 × {reference.EPOCHS}) 학습해야 합니다.")
+    if not parameters_moved(retrained, trained):
+        fail("학습이 끝났는데 net 의 가중치가 하나도 바뀌지 않았습니다. loss.backward() 와 "
+             "optimizr.step() 을 부르는지, optimizr 가 net.parameters() 로 만들어졌는지 확인하세요.")
     xtr = reference.split()["xtr"]
     target = retarget(xtr)
     trained.eval()
@@ -238,8 +255,8 @@ def test_training_follows_training_targets(retrained):
         except (Exception, pytest.fail.Exception):
             cause = None
         hint = ("드랍아웃의 위치가 잘못되어 학습된 net 이 목표를 따라가지 못합니다 (위의 구조 검사 참고)."
-                if cause else "loss.backward(), optimizr.step(), optimizr.zero_grad() 와 학습 데이터를 "
-                              "확인하세요.")
+                if cause else "loss.backward(), optimizr.step(), optimizr.zero_grad(), 학습률(lr) 과 "
+                              "학습 데이터를 확인하세요.")
         fail(f"ytr 를 곡선으로 바꿔 셀을 다시 실행했더니 학습된 net 이 그 곡선을 따라가지 못했습니다 "
              f"(R² = {r2:.2f}, {MIN_R2} 이상이어야 함). {hint}")
 
