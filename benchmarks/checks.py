@@ -15,8 +15,9 @@ Printed:
       training-dependent figures are reported with their margins: the R² of the
       re-trained net against its threshold, and the student's own mse_eval against
       mse_nodrop (reported only: it is why that claim is judged on the lecture's networks).
-  (b) wrong submissions: each graded over many check seeds; every run must give the
-      entry's exact expected scores (caught in its part, nothing lost elsewhere).
+  (b) wrong submissions: each graded over many seeds of the student's code and of the
+      checks; every run must give the entry's exact expected scores (caught in its part,
+      nothing lost elsewhere).
   (c) time of all hidden checks per submission (median, worst case).
   (d) the false-fail and miss probabilities derived for the statistical checks.
 """
@@ -168,38 +169,36 @@ class Tally:
             self.bad.append(label)
 
 
+def graded_runs(grader, rng, entry, runs: int, expected: dict[str, float], alarm: str, log) -> Tally:
+    """`entry` graded `runs` times, each with new seeds for the student's code and the checks."""
+    tally = Tally()
+    for _ in range(runs):
+        student_seed, check_seed = rng.randrange(2**31), rng.randrange(2**31)
+        answers = with_student_seed(corpus.answers(entry, grader.reference), student_seed)
+        graded = grader.grade(answers, check_seed)
+        ok = graded.scores == expected
+        label = (f"{entry.name} student_seed={student_seed} check_seed={check_seed}: "
+                 f"got {graded.scores}, expected {expected}; {graded.failures()}")
+        tally.add(graded, ok, label)
+        if not ok:
+            log(f"  {alarm} {label}")
+    return tally
+
+
 def correct_runs(grader, rng, reference_seeds: int, variant_seeds: int, log) -> dict[str, Tally]:
     tallies: dict[str, Tally] = {}
     plan = [(corpus.CORRECT[0], reference_seeds)] + [(e, variant_seeds) for e in corpus.CORRECT[1:]]
-    for entry, n in plan:
-        tally = tallies.setdefault(entry.name, Tally())
-        for _ in range(n):
-            student_seed, check_seed = rng.randrange(2**31), rng.randrange(2**31)
-            answers = with_student_seed(corpus.answers(entry, grader.reference), student_seed)
-            graded = grader.grade(answers, check_seed)
-            full = graded.scores == grader.max_points
-            label = f"{entry.name} student_seed={student_seed} check_seed={check_seed}: {graded.failures()}"
-            tally.add(graded, full, label)
-            if not full:
-                log(f"  FALSE FAIL {label}")
+    for entry, runs in plan:
+        tally = tallies[entry.name] = graded_runs(grader, rng, entry, runs, grader.max_points, "FALSE FAIL", log)
         log(f"  {entry.name}: {tally.runs} runs, {len(tally.bad)} not full marks")
     return tallies
 
 
-def wrong_runs(grader, rng, seeds: int, log) -> dict[str, Tally]:
+def wrong_runs(grader, rng, runs: int, log) -> dict[str, Tally]:
     tallies: dict[str, Tally] = {}
     for entry in corpus.WRONG:
-        tally = tallies.setdefault(entry.name, Tally())
-        answers = corpus.answers(entry, grader.reference)
         expected = entry.expected(grader.max_points)
-        for _ in range(seeds):
-            check_seed = rng.randrange(2**31)
-            graded = grader.grade(answers, check_seed)
-            ok = graded.scores == expected
-            label = f"{entry.name} check_seed={check_seed}: got {graded.scores}, expected {expected}"
-            tally.add(graded, ok, label)
-            if not ok:
-                log(f"  WRONG SCORE {label}")
+        tally = tallies[entry.name] = graded_runs(grader, rng, entry, runs, expected, "WRONG SCORE", log)
         log(f"  {entry.name}: caught as expected in {tally.runs - len(tally.bad)}/{tally.runs}")
     return tallies
 
@@ -280,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"(a) correct submissions: reference x {reference_seeds} seeds, "
             f"{len(corpus.CORRECT) - 1} variants x {variant_seeds}")
         correct = correct_runs(grader, rng, reference_seeds, variant_seeds, log)
-        log(f"(b) wrong submissions: {len(corpus.WRONG)} entries x {wrong_seeds} check seeds")
+        log(f"(b) wrong submissions: {len(corpus.WRONG)} entries x {wrong_seeds} seeds")
         wrong = wrong_runs(grader, rng, wrong_seeds, log)
     print(report(correct, wrong, grader.max_points, time.perf_counter() - started))
     print(f"torch threads: {torch.get_num_threads()}")
