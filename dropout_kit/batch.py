@@ -16,8 +16,11 @@ Why the rules below:
   "failed"), never passed off as a plain grade.
 - SQLite allows one writer at a time and nbgrader gives up on "database is locked", so
   with SQLite the workers take turns for everything except running the notebook (a lock
-  held around each autograde and released while the kernel executes). PostgreSQL takes
-  concurrent writers as they come.
+  held around each autograde and released while the kernel executes). The lock is a
+  flock(2) on a file beside the grading record: the operating system drops it when its
+  holder dies, so a worker killed while holding it cannot stall the others, and two
+  `dropout-kit grade` runs on one gradebook take turns too. PostgreSQL takes concurrent
+  writers as they come.
 - A run remembers, per student, a checksum of what was graded (the submission's files and
   the hidden checks); the next run grades only what is new or changed, unless forced.
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import glob
 import hashlib
 import io
@@ -136,6 +140,11 @@ class CoursePaths:
     @property
     def log_dir(self) -> Path:
         return self.kit_dir / "logs" / self.assignment
+
+    @property
+    def gradebook_lock(self) -> Path | None:
+        """The file whose flock gives one grading process at a time the SQLite gradebook."""
+        return self.kit_dir / "gradebook.lock" if self.db_url.startswith("sqlite") else None
 
     def students(self) -> list[str]:
         """Students with a collected submission holding at least one notebook."""
@@ -289,20 +298,26 @@ def complete_in_gradebook(paths: CoursePaths) -> set[str]:
 
 # -- the worker process ----------------------------------------------------------------------
 
-class _TimedLock:
-    """The workers' shared database lock, counting how long this worker waited for it."""
+class GradebookLock:
+    """The SQLite gradebook's lock (see the module's notes), counting how long this
+    process waited for it. Closed, it is released."""
 
-    def __init__(self, lock):
-        self.lock = lock
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Not inherited (O_CLOEXEC): a kernel started while it is held must not keep it.
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self.waited = 0.0
 
     def acquire(self) -> None:
         started = time.perf_counter()
-        self.lock.acquire()
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
         self.waited += time.perf_counter() - started
 
     def release(self) -> None:
-        self.lock.release()
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self.fd)
 
     def __enter__(self):
         self.acquire()
@@ -312,7 +327,7 @@ class _TimedLock:
         self.release()
 
 
-def _released_while_executing(preprocessor, lock: _TimedLock):
+def _released_while_executing(preprocessor, lock: GradebookLock):
     """A subclass of an execution preprocessor that lets other workers use the database
     while this one's kernel runs the notebook."""
     from nbconvert.preprocessors import ExecutePreprocessor
@@ -344,7 +359,7 @@ def _redirect_output(log_file: Path) -> None:
     os.close(fd)
 
 
-def _grade_one(app, paths: CoursePaths, student: str, db_lock, worker: int) -> Outcome:
+def _grade_one(app, paths: CoursePaths, student: str, worker: int) -> Outcome:
     from nbgrader.converters import Autograde
 
     checksum = submission_checksum(paths, student)
@@ -354,7 +369,7 @@ def _grade_one(app, paths: CoursePaths, student: str, db_lock, worker: int) -> O
     converter = Autograde(coursedir=coursedir, parent=app)
     converter.force = True
     converter.create_student = True
-    lock = _TimedLock(db_lock) if db_lock is not None else None
+    lock = GradebookLock(paths.gradebook_lock) if paths.gradebook_lock is not None else None
     if lock is not None:
         converter.autograde_preprocessors = [_released_while_executing(pp, lock)
                                              for pp in converter.autograde_preprocessors]
@@ -380,7 +395,9 @@ def _grade_one(app, paths: CoursePaths, student: str, db_lock, worker: int) -> O
                 captured.write(traceback.format_exc())
     finally:
         outcome.seconds = time.perf_counter() - started
-        outcome.lock_wait_seconds = lock.waited if lock is not None else 0.0
+        if lock is not None:
+            outcome.lock_wait_seconds = lock.waited
+            lock.close()
         app.log.removeHandler(handler)
         paths.log_dir.mkdir(parents=True, exist_ok=True)
         (paths.log_dir / f"{student}.log").write_text(captured.getvalue(), encoding="utf-8")
@@ -399,7 +416,7 @@ def _last_error_line(log: str, error: BaseException) -> str:
     return text.removeprefix("[ERROR] ").strip()[:300]
 
 
-def _worker_main(worker: int, course_root: str, assignment: str, tasks, results, db_lock) -> None:
+def _worker_main(worker: int, course_root: str, assignment: str, tasks, results) -> None:
     os.environ.update(SINGLE_THREAD_ENV)
     paths = None
     try:
@@ -412,7 +429,7 @@ def _worker_main(worker: int, course_root: str, assignment: str, tasks, results,
         results.put(("ready", worker, None))
         while (student := tasks.get()) is not None:
             results.put(("started", worker, student))
-            results.put(("done", worker, asdict(_grade_one(app, paths, student, db_lock, worker))))
+            results.put(("done", worker, asdict(_grade_one(app, paths, student, worker))))
     except KeyboardInterrupt:
         pass
     except BaseException:
@@ -512,11 +529,9 @@ class _Pool:
         context = multiprocessing.get_context("spawn")
         self.tasks = context.Queue()
         self.results = context.Queue()
-        # Kept on self: a spawned worker unpickles it after start() returns.
-        self.db_lock = context.Lock() if paths.db_url.startswith("sqlite") else None
         self.processes = [context.Process(target=_worker_main, name=f"grader-{n}", daemon=True,
                                           args=(n, str(paths.root), paths.assignment,
-                                                self.tasks, self.results, self.db_lock))
+                                                self.tasks, self.results))
                           for n in range(1, workers + 1)]
         self.in_flight: dict[int, str] = {}
         self.queued = 0

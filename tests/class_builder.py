@@ -66,11 +66,21 @@ def grade(root: Path, workers: int) -> GradedClass:
     return GradedClass(root, run, out.getvalue(), db_url, gradebook.cell_grades(db_url))
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """`dropout-kit ARGS` as the instructor types it."""
+def start_cli(*args: str) -> subprocess.Popen:
+    """`dropout-kit ARGS` as the instructor types it, started."""
     env = {k: v for k, v in os.environ.items() if k != settings.GRADER_TESTS_ENV}
-    return subprocess.run([sys.executable, "-m", "dropout_kit.cli", *args],
-                          capture_output=True, text=True, timeout=900, env=env)
+    return subprocess.Popen([sys.executable, "-m", "dropout_kit.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """`dropout-kit ARGS` as the instructor types it, run to the end."""
+    process = start_cli(*args)
+    try:
+        stdout, stderr = process.communicate(timeout=900)
+    finally:
+        process.kill()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def unavailable(reason: str):
