@@ -223,7 +223,8 @@ def statistical_table() -> list[tuple[str, str, str]]:
         lo, hi = binomial_bounds(n, 0.8, FALSE_FAIL)
         rows.append((f"net: hidden-unit drop count, n_active={n:,}",
                      f"{binomial_tail_outside(n, 0.8, lo, hi):.2e}", "exact binomial tails"))
-    rows.append(("all other checks", "0", "deterministic (exact values, eval mode)"))
+    rows.append(("all other checks but the R² of the re-run", "0",
+                 "exact values, eval mode (the R²: see its margin in (a))"))
     return rows
 
 
