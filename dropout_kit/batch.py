@@ -194,7 +194,7 @@ def checks_fingerprint(paths: CoursePaths) -> str:
     files = _files(paths.root / "source" / paths.assignment)
     grader_tests = paths.root / "grader_tests"
     if grader_tests.is_dir():
-        files += [p for p in _files(grader_tests) if p.suffix in (".py", ".ini")]
+        files += [p for p in _files(grader_tests) if p.suffix in (".py", ".ini", ".pt")]
     return _digest(files, paths.root)
 
 

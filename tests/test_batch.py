@@ -162,7 +162,6 @@ def test_lock_dies_with_a_killed_holder(tmp_path, class_notebooks):
     paths = batch.CoursePaths.load(root)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_GRADEBOOK_LOCK, str(paths.gradebook_lock)],
                               stdout=subprocess.PIPE, text=True)
-    grading = None
     try:
         assert holder.stdout.readline() == "held\n"
         grading = start_cli("grade", "--course", str(root), "--workers", "1")
