@@ -44,13 +44,12 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dropout_kit import checking, grading, reference, samples, settings  # noqa: E402
+from dropout_kit import checking, gradebook, grading, reference, samples, settings  # noqa: E402
+from dropout_kit.cells import grade_id  # noqa: E402
 from dropout_kit.stats import (FALSE_FAIL, binomial_all_equal, binomial_bounds,  # noqa: E402
                                binomial_prob_inside, binomial_tail_outside)
 from tests import corpus  # noqa: E402
 
-TEST_IDS = ("test_split", "test_my_dropout_mask", "test_my_dropout_scale",
-            "test_dropout_net", "test_eval_predict")
 SEED_CALL = re.compile(r"torch\.manual_seed\(\d+\)")
 
 
@@ -68,10 +67,6 @@ class Graded:
                [f"{r.test_id}: {r.error}" for r in self.results.values() if r.error]
 
 
-def cell_id(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
 class InProcessGrader:
     """Runs assembled notebooks in this process; the cells before dropout_net (data, split,
     the given no-dropout training, my_dropout) are run once per distinct prefix and their
@@ -85,9 +80,9 @@ class InProcessGrader:
         self.workdir = workdir
         self.release = samples.release_notebook(REPO)
         self.reference = samples.reference_answers(samples.source_notebook(REPO))
-        self.max_points = {cell_id(c): float(c.metadata["nbgrader"]["points"])
+        self.max_points = {grade_id(c): float(c.metadata["nbgrader"]["points"])
                            for c in nbformat.read(samples.source_notebook(REPO), as_version=4).cells
-                           if cell_id(c) in TEST_IDS}
+                           if grade_id(c) in gradebook.AUTO_CELLS}
         self._prefixes: dict[tuple, tuple[dict, torch.Tensor]] = {}
         os.environ[settings.GRADER_TESTS_ENV] = str(REPO / "grader_tests")
         workdir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +106,7 @@ class InProcessGrader:
         if key not in self._prefixes:
             ns = {"__name__": "__main__"}
             for cell in cells:
-                if cell.cell_type == "code" and not cell_id(cell) in TEST_IDS:
+                if cell.cell_type == "code" and not grade_id(cell) in gradebook.AUTO_CELLS:
                     self._exec(cell.source, ns)
             self._prefixes[key] = (ns, torch.get_rng_state())
         ns, rng = self._prefixes[key]
@@ -122,7 +117,7 @@ class InProcessGrader:
         notebook = samples.assemble(self.release, answers)
         nbformat.write(notebook, self.workdir / settings.NOTEBOOK)
         cells = notebook.cells
-        split_at = next(i for i, c in enumerate(cells) if cell_id(c) == "dropout_net")
+        split_at = next(i for i, c in enumerate(cells) if grade_id(c) == "dropout_net")
         ns = self._prefix(cells[:split_at])
         os.environ[checking.CHECK_SEED_ENV] = str(check_seed)
         grading.RESULTS.clear()
@@ -131,10 +126,10 @@ class InProcessGrader:
         for i, cell in enumerate(cells):
             if cell.cell_type != "code":
                 continue
-            if cell_id(cell) in TEST_IDS:
+            if grade_id(cell) in gradebook.AUTO_CELLS:
                 started = time.perf_counter()
-                results[cell_id(cell)] = grading.run_checks(cell_id(cell), ns)
-                seconds[cell_id(cell)] = time.perf_counter() - started
+                results[grade_id(cell)] = grading.run_checks(grade_id(cell), ns)
+                seconds[grade_id(cell)] = time.perf_counter() - started
             elif i >= split_at:
                 self._exec(cell.source, ns)
         scores = {t: round(min(r.score, r.max_points), 6) for t, r in results.items()}

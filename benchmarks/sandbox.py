@@ -33,7 +33,6 @@ sys.path.insert(0, str(REPO))
 from dropout_kit import gradebook  # noqa: E402
 from tests.hostile import corpus, grading_run  # noqa: E402
 
-AUTOGRADED = tuple(cell for cells in gradebook.AUTO_PARTS.values() for cell in cells)
 CONFIG_BLOCK = "# --- Sandbox and limits (issue 4) ---"
 EVENTS = {"KernelDied": "kernel died", "KernelUnresponsive": "unresponsive, killed",
           "KernelExited": "kernel exited", "CellTimeoutError": "timed out, interrupted",
@@ -54,10 +53,10 @@ def kernel_seconds(run: grading_run.Run) -> dict[str, float]:
 
 def score_summary(run: grading_run.Run, student: str) -> str:
     cells = run.grades.get(student, {})
-    if not cells or any(cells.get(c) is None or cells[c].score is None for c in AUTOGRADED):
+    if not cells or any(cells.get(c) is None or cells[c].score is None for c in gradebook.AUTO_CELLS):
         return "BLANK"
-    got = sum(cells[c].score for c in AUTOGRADED)
-    top = sum(cells[c].max_score for c in AUTOGRADED)
+    got = sum(cells[c].score for c in gradebook.AUTO_CELLS)
+    top = sum(cells[c].max_score for c in gradebook.AUTO_CELLS)
     return f"{got:g}/{top:g}"
 
 

@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from dropout_kit import settings
+from dropout_kit.cells import grade_id
 from dropout_kit.progress import Progress
 
 # Environment of every grading kernel (inherited from its worker).
@@ -233,7 +234,7 @@ def _cell_seconds(cell) -> float:
 
 
 def _cell_name(cell, index: int) -> str:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index}"
+    return grade_id(cell) or f"cell {index}"
 
 
 def notebook_timing(path: Path) -> tuple[list[str], float]:

@@ -29,6 +29,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Integer, Unicode
 
+from dropout_kit.cells import grade_id
 from dropout_kit.sandbox import SandboxKernelManager
 
 # What the kernel can do to a cell that nbclient reports by raising.
@@ -43,11 +44,6 @@ class KernelStartFailed(RuntimeError):
 
 class KernelExited(Exception):
     """The cell ran exit() or quit(): ipykernel stops right after replying."""
-
-
-def grade_id(cell: NotebookNode) -> str | None:
-    meta = cell.metadata.get("nbgrader")
-    return meta.get("grade_id") if isinstance(meta, dict) else None
 
 
 def error_output(ename: str, message: str) -> NotebookNode:

@@ -14,6 +14,8 @@ AUTO_PARTS = {
     "dropout_net": ("test_dropout_net",),
     "eval_predict": ("test_eval_predict",),
 }
+# Every autograder cell, in notebook order.
+AUTO_CELLS = tuple(cell for cells in AUTO_PARTS.values() for cell in cells)
 MANUAL_PARTS = ("plot_modes", "why_dropout")
 
 

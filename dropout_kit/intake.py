@@ -33,6 +33,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 from traitlets.config import LoggingConfigurable
 
+from dropout_kit.cells import grade_id
+
 NOTE_PREFIX = "⚠ **채점 안내**: "
 CELL_MAKERS = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}
 
@@ -134,8 +136,7 @@ def instructor_cells(config, step: str, assignment_id: str, notebook_id: str) ->
         nb = nbformat.read(path, as_version=4)
     except Exception:  # noqa: BLE001
         return {}
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-            if isinstance(c.metadata.get("nbgrader"), dict) and c.metadata["nbgrader"].get("grade_id")}
+    return {grade_id(c): c.source for c in nb.cells if grade_id(c)}
 
 
 # The nbgrader metadata that decides how a cell is graded (the checksum is recomputed).
@@ -235,8 +236,7 @@ class RestoreInstructorCells(NbGraderPreprocessor):
             if name not in present:
                 continue
             for position, cell in enumerate(nb.cells):
-                meta = cell.metadata.get("nbgrader")
-                if isinstance(meta, dict) and meta.get("grade_id") == name:
+                if grade_id(cell) == name:
                     return position + 1
         return 0
 

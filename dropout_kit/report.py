@@ -95,6 +95,11 @@ class StudentRow:
     note: str = ""
 
     @property
+    def has_grades(self) -> bool:
+        """Autograded scores to show (a timed-out cell scored 0, the rest as graded)."""
+        return self.status in ("graded", "timeout")
+
+    @property
     def auto_total(self) -> float:
         return sum(self.parts.values())
 
@@ -166,7 +171,7 @@ def collect(paths: CoursePaths) -> ClassReport:
                     stats.messages[verdict.message] += 1
             if cell_report.error and not cell_report.verdicts:
                 cell_errors[(cell, cell_report.error.split(":")[0])] += 1
-        auto_cells = [c for ids in gradebook.AUTO_PARTS.values() for c in ids if c in grades]
+        auto_cells = [c for c in gradebook.AUTO_CELLS if c in grades]
         if record.get("status") == "failed":
             status = "failed"
         elif not auto_cells or all(grades[c].score is None for c in auto_cells):
@@ -180,7 +185,7 @@ def collect(paths: CoursePaths) -> ClassReport:
             note = record.get("error", "") or "no grades in the gradebook"
         rows.append(StudentRow(
             student, status,
-            parts={p: sum(grades[c].score or 0.0 for c in ids if c in grades) for p, ids in gradebook.AUTO_PARTS.items()},
+            parts=gradebook.part_scores(grades),
             part_max={p: sum(grades[c].max_score for c in ids if c in grades) for p, ids in gradebook.AUTO_PARTS.items()},
             manual={c: (None if grades[c].needs_manual_grade else grades[c].score) for c in gradebook.MANUAL_PARTS if c in grades},
             manual_max={c: grades[c].max_score for c in gradebook.MANUAL_PARTS if c in grades},
@@ -194,8 +199,8 @@ def collect(paths: CoursePaths) -> ClassReport:
 
 
 def _cell_order(cell: str) -> int:
-    order = [c for ids in gradebook.AUTO_PARTS.values() for c in ids]
-    return order.index(cell) if cell in order else len(order)
+    cells = gradebook.AUTO_CELLS
+    return cells.index(cell) if cell in cells else len(cells)
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -208,7 +213,7 @@ def write_csv(report: ClassReport, out: Path) -> tuple[Path, Path]:
         writer.writerow(["student", "status", *parts, "auto_total", "auto_max",
                          *gradebook.MANUAL_PARTS, "manual_pending", "seconds"])
         for row in report.rows:
-            graded = row.status != "not graded" and row.status != "failed"
+            graded = row.has_grades
             writer.writerow([row.student, row.status,
                              *(f"{row.parts[p]:g}" if graded else "" for p in parts),
                              f"{row.auto_total:g}" if graded else "", f"{row.auto_max:g}" if graded else "",
@@ -229,7 +234,7 @@ def write_plots(report: ClassReport, out: Path) -> dict[str, Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    graded = [r for r in report.rows if r.status in ("graded", "timeout")]
+    graded = [r for r in report.rows if r.has_grades]
     plots = {}
 
     figure, axis = plt.subplots(figsize=(7, 3.6), dpi=PLOT_DPI)
@@ -290,7 +295,7 @@ img { display: block; margin: 0.5em 0 1.5em; max-width: 100%; }
 
 
 def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
-    graded = [r for r in report.rows if r.status in ("graded", "timeout")]
+    graded = [r for r in report.rows if r.has_grades]
     totals = [r.auto_total for r in graded]
     top = max([r.auto_max for r in graded] or [0.0])
     summary = [

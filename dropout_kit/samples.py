@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from dropout_kit import settings
+from dropout_kit import cells, settings
 
 SOLUTION_IDS = ("split", "my_dropout", "dropout_net", "eval_predict", "plot_modes", "why_dropout")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -18,7 +18,7 @@ def reference_answers(source_notebook: Path) -> dict[str, str]:
     """The instructor's solution cells with the solution markers taken out."""
     answers = {}
     for cell in nbformat.read(source_notebook, as_version=4).cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = cells.grade_id(cell)
         if grade_id in SOLUTION_IDS:
             lines = [line for line in cell.source.splitlines() if line.strip() not in (BEGIN, END)]
             answers[grade_id] = "\n".join(lines).strip("\n")
@@ -32,7 +32,7 @@ def assemble(release_notebook: Path, answers: dict[str, str]) -> nbformat.Notebo
     if unknown:
         raise KeyError(f"not solution cells: {sorted(unknown)}")
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = cells.grade_id(cell)
         if grade_id in answers:
             cell.source = answers[grade_id]
     return nb

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from dropout_kit import settings
+from dropout_kit import cells, settings
 
 
 def solution_source(grade_id: str, folder: Path | None = None) -> str | None:
@@ -22,11 +22,11 @@ def solution_source(grade_id: str, folder: Path | None = None) -> str | None:
     candidates = [folder / settings.NOTEBOOK, *sorted(folder.glob("*.ipynb"))]
     for path in candidates:
         try:
-            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            notebook_cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        for cell in cells:
-            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+        for cell in notebook_cells:
+            if cells.grade_id(cell) == grade_id:
                 source = cell.get("source", "")
                 return "".join(source) if isinstance(source, list) else source
     return None

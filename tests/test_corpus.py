@@ -21,7 +21,6 @@ REPO = Path(__file__).resolve().parent.parent
 BY_NAME = {entry.name: entry for entry in corpus.ENTRIES}
 CORRECT = [e.name for e in corpus.CORRECT]
 WRONG = [e.name for e in corpus.WRONG]
-AUTOGRADED = [cell for cells in gradebook.AUTO_PARTS.values() for cell in cells]
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +53,11 @@ def feedback_text(root: Path, student: str) -> str:
 
 def scores_of(grades, name: str) -> dict[str, float]:
     assert name in grades, f"{name} was not graded"
-    return {cell: grades[name][cell].score for cell in AUTOGRADED}
+    return {cell: grades[name][cell].score for cell in gradebook.AUTO_CELLS}
 
 
 def max_scores(grades, name: str) -> dict[str, float]:
-    return {cell: grades[name][cell].max_score for cell in AUTOGRADED}
+    return {cell: grades[name][cell].max_score for cell in gradebook.AUTO_CELLS}
 
 
 @pytest.mark.parametrize("name", [e.name for e in corpus.ENTRIES])

@@ -23,7 +23,6 @@ from hostile import corpus, grading_run
 
 pytestmark = pytest.mark.slow
 
-AUTOGRADED = tuple(cell for cells in gradebook.AUTO_PARTS.values() for cell in cells)
 STUDENTS = [*corpus.CORRECT, *(corpus.student_id(case) for case in corpus.CASES)]
 
 
@@ -42,13 +41,15 @@ def test_the_run_exits_cleanly_within_its_bound(graded):
 @pytest.mark.parametrize("student", list(corpus.CORRECT))
 def test_correct_students_get_full_marks(graded, student):
     cells = graded.grades[student]
-    assert {c: cells[c].score for c in AUTOGRADED} == {c: cells[c].max_score for c in AUTOGRADED}
+    assert {c: cells[c].score for c in gradebook.AUTO_CELLS} == \
+        {c: cells[c].max_score for c in gradebook.AUTO_CELLS}
 
 
 @pytest.mark.parametrize("student", STUDENTS)
 def test_every_submission_is_graded(graded, student):
     cells = graded.grades.get(student, {})
-    blank = [c for c in AUTOGRADED if c not in cells or cells[c].score is None or cells[c].needs_manual_grade]
+    blank = [c for c in gradebook.AUTO_CELLS
+             if c not in cells or cells[c].score is None or cells[c].needs_manual_grade]
     assert not blank, f"{student}: no score in {blank}"
     assert graded.notebook(student).cells
 
@@ -82,8 +83,8 @@ def test_graded_notebooks_stay_small(graded, student):
 def test_max_scores_stay_the_instructors(graded):
     instructor = graded.grades["aa-reference"]
     for student in STUDENTS:
-        assert {c: graded.grades[student][c].max_score for c in AUTOGRADED} == \
-            {c: instructor[c].max_score for c in AUTOGRADED}, student
+        assert {c: graded.grades[student][c].max_score for c in gradebook.AUTO_CELLS} == \
+            {c: instructor[c].max_score for c in gradebook.AUTO_CELLS}, student
 
 
 def test_instructor_files_and_gradebook_structure_unchanged(graded):
