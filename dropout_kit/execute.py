@@ -322,8 +322,8 @@ class SafeExecute(Execute):
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
         used = self._output_used.get(cell_index, 0)
-        self._output_used[cell_index] = used + _message_size(content)
-        if used + _message_size(content) > self.max_output_bytes:
+        self._output_used[cell_index] = total = used + _message_size(content)
+        if total > self.max_output_bytes:
             if msg["msg_type"] in ("stream", "display_data", "update_display_data"):
                 if used <= self.max_output_bytes:
                     outs.append(new_output("stream", name="stdout",

@@ -40,12 +40,12 @@ def binomial_bounds(n: int, p: float, alpha: float = FALSE_FAIL) -> tuple[int, i
     probability <= alpha."""
     support = _support(n, p)
     lo, tail = support.start, 0.0
-    while lo < n and tail + math.exp(_log_pmf(n, p, lo)) <= alpha / 2:
-        tail += math.exp(_log_pmf(n, p, lo))
+    while lo < n and tail + (mass := math.exp(_log_pmf(n, p, lo))) <= alpha / 2:
+        tail += mass
         lo += 1
     hi, tail = support.stop - 1, 0.0
-    while hi > 0 and tail + math.exp(_log_pmf(n, p, hi)) <= alpha / 2:
-        tail += math.exp(_log_pmf(n, p, hi))
+    while hi > 0 and tail + (mass := math.exp(_log_pmf(n, p, hi))) <= alpha / 2:
+        tail += mass
         hi -= 1
     return lo, hi
 
