@@ -37,9 +37,9 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# The hidden checks are found through this variable by the grading kernel, whose
-# working directory is autograded/<student>/dropout/.
-os.environ.setdefault(settings.GRADER_TESTS_ENV, str(COURSE_ROOT / "grader_tests"))
+# The hidden checks run in a separate, sandboxed checker process that alone reads this
+# folder; the students' kernels answer its requests and cannot see it (dropout_kit/broker.py).
+c.SafeExecute.grader_tests = str(COURSE_ROOT / "grader_tests")
 
 # nbgrader runs `alembic` as a subprocess: make this environment's bin/ reachable
 # even when nobody activated it.
@@ -53,20 +53,22 @@ if _bin not in os.environ.get("PATH", "").split(os.pathsep):
 # auto: namespaces with bubblewrap when available, else limits only, with a warning).
 c.SandboxKernelManager.mode = os.environ.get("DROPOUT_KIT_SANDBOX", "auto")
 c.SandboxKernelManager.course_root = str(COURSE_ROOT)
-c.SandboxKernelManager.read_only_paths = [str(COURSE_ROOT / "grader_tests")]
 c.SandboxKernelManager.memory_limit_mb = 4096
 c.SandboxKernelManager.max_processes = 256
 c.SandboxKernelManager.max_open_files = 1024
 c.SandboxKernelManager.cpu_time_limit = 1800
 c.SandboxKernelManager.max_file_size_mb = 64
 c.SandboxKernelManager.tmp_size_mb = 256
+# One torch/OpenMP thread per kernel, whoever starts the grading (two `nbgrader autograde`
+# runs at once would otherwise each spin one thread per core).
+c.SandboxKernelManager.threads = 1
 # Bounded time: c.Execute.timeout (above) per cell, this per notebook (restarts included).
 c.SafeExecute.notebook_timeout = 900
 c.SafeExecute.max_kernel_restarts = 3
 c.SafeExecute.max_output_bytes = 1_000_000
 # Reading submissions: damaged files, lost/duplicated/edited nbgrader cells, big files.
 c.Autograde.exporter_class = "dropout_kit.intake.SubmissionExporter"
-c.Autograde.pre_convert_hook = "dropout_kit.intake.skip_unsafe_files"
+c.Autograde.pre_convert_hook = "dropout_kit.canary.pre_convert_hook"  # canary, then unsafe files
 c.SubmissionFiles.max_file_mb = 20
 c.SubmissionFiles.max_total_mb = 100
 c.Autograde.sanitize_preprocessors = [

@@ -47,7 +47,7 @@ def class_notebooks(count: int) -> dict[str, nbformat.NotebookNode]:
     """`count` submissions: the reference and each sample mistake in turn."""
     release = samples.release_notebook(REPO)
     reference = samples.reference_answers(samples.source_notebook(REPO))
-    kinds = [("reference", reference)] + [(name, {**reference, **wrong}) for name, wrong in samples.MISTAKES.items()]
+    kinds = [("reference", reference)] + [(name, {**reference, **wrong}) for name, wrong in samples.mistakes(REPO).items()]
     notebooks = {}
     for number in range(count):
         kind, answers = kinds[number % len(kinds)]

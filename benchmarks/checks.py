@@ -6,7 +6,8 @@
 The notebooks of the corpus (tests/corpus.py) are run in this process, the way the
 grading kernel runs them: code cells executed in order in one namespace, with the
 working directory holding the notebook, and each autograder cell's checks run through
-dropout_kit.grading.run_checks at its place. This is much faster than nbgrader and
+dropout_kit.grading.check_here at its place (the checks talk to this process's namespace
+instead of a kernel, through the same requests and serialization). This is much faster than nbgrader and
 gives the same verdicts (tests/test_corpus.py grades the same corpus with nbgrader).
 
 Printed:
@@ -44,8 +45,12 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dropout_kit import checking, gradebook, grading, reference, samples, settings  # noqa: E402
+sys.path.insert(0, str(REPO / "grader_tests"))
+
+import lecture  # noqa: E402
+from dropout_kit import checking, gradebook, grading, samples, settings  # noqa: E402
 from dropout_kit.cells import grade_id  # noqa: E402
+from dropout_kit.checks.runner import ModuleResult  # noqa: E402
 from dropout_kit.stats import (FALSE_FAIL, binomial_all_equal, binomial_bounds,  # noqa: E402
                                binomial_prob_inside, binomial_tail_outside)
 from tests import corpus  # noqa: E402
@@ -56,7 +61,7 @@ SEED_CALL = re.compile(r"torch\.manual_seed\(\d+\)")
 @dataclass
 class Graded:
     scores: dict[str, float]
-    results: dict[str, grading.ModuleResult]
+    results: dict[str, ModuleResult]
     check_seconds: float
     measured: dict[str, float] = field(default_factory=dict)
     module_seconds: dict[str, float] = field(default_factory=dict)
@@ -84,7 +89,6 @@ class InProcessGrader:
                            for c in nbformat.read(samples.source_notebook(REPO), as_version=4).cells
                            if grade_id(c) in gradebook.AUTO_CELLS}
         self._prefixes: dict[tuple, tuple[dict, torch.Tensor]] = {}
-        os.environ[settings.GRADER_TESTS_ENV] = str(REPO / "grader_tests")
         workdir.mkdir(parents=True, exist_ok=True)
         os.chdir(workdir)
 
@@ -120,7 +124,6 @@ class InProcessGrader:
         split_at = next(i for i, c in enumerate(cells) if grade_id(c) == "dropout_net")
         ns = self._prefix(cells[:split_at])
         os.environ[checking.CHECK_SEED_ENV] = str(check_seed)
-        grading.RESULTS.clear()
         checking.MEASURED.clear()
         results, seconds = {}, {}
         for i, cell in enumerate(cells):
@@ -128,7 +131,8 @@ class InProcessGrader:
                 continue
             if grade_id(cell) in gradebook.AUTO_CELLS:
                 started = time.perf_counter()
-                results[grade_id(cell)] = grading.run_checks(grade_id(cell), ns)
+                results[grade_id(cell)] = grading.check_here(grade_id(cell), ns, folder=REPO / "grader_tests",
+                                                              sources=grading.notebook_sources(self.workdir))
                 seconds[grade_id(cell)] = time.perf_counter() - started
             elif i >= split_at:
                 self._exec(cell.source, ns)
@@ -330,8 +334,8 @@ def report(correct: dict[str, Tally], wrong: dict[str, Tally], max_points, secon
     out.append(f"    reference solution: median {statistics.median(reference_times):.2f} s, "
                f"worst {max(reference_times):.2f} s")
     out.append(f"\nlecture's networks (seed 1), test MSE in evaluation mode: dropout "
-               f"{reference.eval_mse(reference.trained_network(dropout=True)):.2e}, no dropout "
-               f"{reference.eval_mse(reference.trained_network(dropout=False)):.2e}")
+               f"{lecture.eval_mse(lecture.stored_network(dropout=True)):.2e}, no dropout "
+               f"{lecture.eval_mse(lecture.stored_network(dropout=False)):.2e}")
     out.append("\n(d) false-fail probability of each statistical check (correct submission)")
     out.append(table(["check", "P(false fail)", "how"], [list(r) for r in statistical_table()]))
     out.append("\n    miss probability of the mistakes a statistical bound catches")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("checks", "sandbox", "batch")
+BENCHMARKS = ("checks", "verdicts", "sandbox", "batch")
 
 
 def main(argv: list[str]) -> int:

@@ -609,6 +609,8 @@ def grade_class(course_root: Path, workers: int | None = None, force: bool = Fal
     checks, database = checks_fingerprint(paths), _database_key(paths.db_url)
     workers = max(1, min(workers or default_workers(), len(work.to_grade) or 1))
     _print_plan(work, paths, workers, out)
+    if work.to_grade:
+        _canary(paths, out)
     outcomes: dict[str, Outcome] = {}
     if work.to_grade:
         progress = Progress(len(work.to_grade), out)
@@ -627,6 +629,21 @@ def grade_class(course_root: Path, workers: int | None = None, force: bool = Fal
     run = ClassRun(outcomes, work, workers, time.perf_counter() - started)
     _print_summary(run, paths, out)
     return run
+
+
+def _canary(paths: CoursePaths, out) -> None:
+    """The instructor's solutions through the same pipeline first (dropout_kit.canary);
+    raises CanaryFailed, and no student is graded, if they lose any point."""
+    from dropout_kit import canary
+    with _environment_kept():
+        app = load_autograde_app(paths.root, paths.assignment)
+        grader_tests = app.config.SafeExecute.get("grader_tests")
+        if not grader_tests:
+            return
+        source = paths.root / app.coursedir.source_directory / paths.assignment
+        for notebook in sorted(source.glob("*.ipynb")):
+            result = canary.ensure(app.config, Path(grader_tests), notebook, app.log, cached=False)
+    print(f"canary: the instructor's solutions get full marks ({result.seconds:.1f} s)", file=out)
 
 
 def _run_parallel(pool, students, workers, progress, outcomes, state, checks, database) -> list[str]:

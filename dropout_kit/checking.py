@@ -6,11 +6,11 @@ import os
 
 import pytest
 import torch
-from torch.overrides import TorchFunctionMode
 
+from dropout_kit.checks.remote import MISSING, Notebook, Remote, RemoteFunction, RemoteModule, StudentError
 
 # Default seed of the checks' random numbers; DROPOUT_KIT_CHECK_SEED overrides it (the
-# benchmark varies it). Read at every use, as the grading kernel imports this once.
+# benchmark varies it). Read at every use, as a long-lived process imports this once.
 CHECK_SEED_ENV = "DROPOUT_KIT_CHECK_SEED"
 DEFAULT_CHECK_SEED = 20261127
 
@@ -23,12 +23,14 @@ def check_seed() -> int:
 
 
 @contextlib.contextmanager
-def seeded():
-    """Torch's global random state forked and seeded with the check seed: a regrade gives
-    the same verdict and the student's random state is left as it was."""
+def seeded(student: Notebook | None = None):
+    """Torch's random state forked and seeded with the check seed, here and (given the
+    student's notebook) in the kernel: a regrade gives the same verdict and the student's
+    random state is left as it was."""
     with torch.random.fork_rng():
         torch.manual_seed(check_seed())
-        yield
+        with student.seeded(check_seed()) if student is not None else contextlib.nullcontext():
+            yield
 
 
 def measure(name: str, value: float) -> float:
@@ -43,37 +45,42 @@ def fail(message: str):
 
 def describe_error(error: BaseException) -> str:
     """One line about an exception raised by the student's code."""
-    if isinstance(error, NotImplementedError):
+    name = error.type_name if isinstance(error, StudentError) else type(error).__name__
+    if name == "NotImplementedError":
         return "아직 답을 작성하지 않았습니다 (NotImplementedError)"
-    text = f"{type(error).__name__}: {error}".strip()
+    text = f"{name}: {error}".strip()
     return text if len(text) <= 300 else text[:300] + " …"
 
 
-def defined(ns: dict, name: str, kind: type | None = None):
-    """The student's `name` from the notebook, or a failed check saying what is missing."""
-    if name not in ns:
+def type_name(value) -> str:
+    return value.type_name if isinstance(value, Remote) else type(value).__name__
+
+
+def is_kind(value, kind: type) -> bool:
+    if isinstance(value, Remote):
+        return value.is_a(kind)
+    return isinstance(value, kind)
+
+
+def defined(student, name: str, kind: type | None = None):
+    """The student's `name` (from the notebook or a re-run), or a failed check saying what
+    is missing. Tensors and numbers come as values; functions and modules stay in the
+    kernel (RemoteFunction, RemoteModule)."""
+    value = student.get(name)
+    if value is MISSING:
         fail(f"`{name}` 이(가) 정의되지 않았습니다. 해당 셀이 오류 없이 실행되는지 확인하세요.")
-    value = ns[name]
-    if kind is not None and not isinstance(value, kind):
+    if kind is not None and not is_kind(value, kind):
         fail(f"`{name}` 은(는) {kind.__module__}.{kind.__qualname__} 이어야 하는데 "
-             f"{type(value).__name__} 입니다.")
+             f"{type_name(value)} 입니다.")
     return value
 
 
-class _TorchCalls(TorchFunctionMode):
-    def __init__(self):
-        super().__init__()
-        self.names: list[str] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.names.append(getattr(func, "__name__", str(func)))
-        return func(*args, **(kwargs or {}))
+def function(student, name: str) -> RemoteFunction:
+    value = defined(student, name)
+    if not isinstance(value, RemoteFunction):
+        fail(f"`{name}` 은(는) 함수여야 합니다.")
+    return value
 
 
-@contextlib.contextmanager
-def torch_calls():
-    """Records the name of every torch function called inside the block, however it was
-    reached (torch.nn.Dropout, F.dropout, torch.dropout, torch._VF, torch.ops.aten…)."""
-    mode = _TorchCalls()
-    with mode:
-        yield mode.names
+def module(student, name: str) -> RemoteModule:
+    return defined(student, name, torch.nn.Module)

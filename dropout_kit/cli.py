@@ -33,7 +33,12 @@ def cmd_demo(args) -> int:
 def cmd_grade(args) -> int:
     """Autogrades every collected submission in parallel; re-running grades only what changed."""
     from dropout_kit import batch
-    run = batch.grade_class(course_root(args.course), workers=args.workers, force=args.force)
+    from dropout_kit.canary import CanaryFailed
+    try:
+        run = batch.grade_class(course_root(args.course), workers=args.workers, force=args.force)
+    except CanaryFailed as failure:
+        print(f"dropout-kit grade: {failure}", file=sys.stderr)
+        return 2
     return 1 if run.failed else 0
 
 

@@ -21,7 +21,7 @@ def run(repo_root: Path, workdir: Path) -> Course:
     course = Course(copy_course(repo_root, workdir / "course"), workdir / "exchange")
     course.release()
     release = samples.release_notebook(course.root)
-    for student_id, answers in samples.sample_class(samples.source_notebook(course.root)).items():
+    for student_id, answers in samples.sample_class(course.root).items():
         notebook = None if answers is None else samples.assemble(release, answers)
         course.hand_in(student_id, workdir / "home" / student_id, notebook)
     course.grade()

@@ -10,14 +10,22 @@ ignores the interrupt after its timeout or the kernel dies. `SafeExecute` instea
     up, marking every cell left with an error instead of leaving it blank (a test cell
     without output would earn FULL points in nbgrader),
   * keeps at most `max_output_bytes` of output per cell, so a flood of prints cannot
-    exhaust nbgrader's memory.
+    exhaust nbgrader's memory,
+  * grades the kit's autograder cells (hidden region `grade("<module>")`) outside the
+    student's kernel, in a checker process (dropout_kit.broker), and records the
+    checker's verdict as the cell's score. Other cells, ordinary nbgrader test cells
+    included, run in the kernel as nbgrader runs them.
 Kernels come from dropout_kit.sandbox.SandboxKernelManager unless configured otherwise.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
+import datetime
 import math
+import queue
 import signal
+from pathlib import Path
 from time import monotonic
 
 import zmq
@@ -29,7 +37,10 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Integer, Unicode
 
+from dropout_kit import broker
 from dropout_kit.cells import grade_id
+from dropout_kit.checks.runner import ModuleResult, cell_score
+from dropout_kit.kernel.agent import REPLY_MIME
 from dropout_kit.sandbox import SandboxKernelManager
 
 # What the kernel can do to a cell that nbclient reports by raising.
@@ -44,6 +55,14 @@ class KernelStartFailed(RuntimeError):
 
 class KernelExited(Exception):
     """The cell ran exit() or quit(): ipykernel stops right after replying."""
+
+
+class CheckTimeout(Exception):
+    """A kit autograder cell ran out of time while its kernel still answers."""
+
+
+# Where SafeExecute records the checker's verdict of each kit cell (read by GuardGradeCells).
+VERDICTS = "dropout_kit_verdicts"
 
 
 def error_output(ename: str, message: str) -> NotebookNode:
@@ -88,6 +107,11 @@ def _shrink(content: dict, limit: int) -> None:
         content["traceback"] = content["traceback"][:25] + ["…"] + content["traceback"][-24:]
 
 
+def _now() -> str:
+    """A timestamp as nbclient records cell timing (read by dropout_kit.batch)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 class SafeExecute(Execute):
     """Execute for nbgrader autograde that survives hostile notebooks."""
 
@@ -103,6 +127,12 @@ class SafeExecute(Execute):
     ).tag(config=True)
     max_output_bytes = Integer(
         1_000_000, help="output kept per cell; the rest is dropped with a note"
+    ).tag(config=True)
+    grader_tests = Unicode(
+        "", help="folder of the hidden checks, read only by the checker process; empty: "
+                 "the kit's autograder cells run in the kernel (no checker)").tag(config=True)
+    interrupt_grace = Integer(
+        5, help="seconds a kernel has to stop after an interrupt before it is restarted"
     ).tag(config=True)
     error_on_timeout = Dict(
         default_value={
@@ -120,6 +150,7 @@ class SafeExecute(Execute):
         self._asked_exit = False
         self._timed_out = False
         self._cell_timeout = None
+        self._checker: broker.CheckerProcess | None = None
 
     # -- the run ---------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
@@ -140,7 +171,12 @@ class SafeExecute(Execute):
         self._restarts = 0
         self._stopped_because = ""
         replayable: list[int] = []
+        self.resources[VERDICTS] = {}
         try:
+            if self.grader_tests:
+                self._checker = broker.CheckerProcess(
+                    Path(self.grader_tests), SandboxKernelManager(parent=self).confinement, self.log)
+                await self._checker.start()  # imports torch while the kernel starts
             await self._start_kernel(attempts=2, systemic=True)
             for index, cell in enumerate(self.nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
@@ -152,7 +188,11 @@ class SafeExecute(Execute):
                             "이 셀은 실행하지 않았습니다.")
                     cell.outputs = [error_output("NotExecuted", self._stopped_because)]
                     continue
+                test_id = broker.kit_test_id(cell) if self._checker is not None else None
                 try:
+                    if test_id:
+                        await self._grade(cell, index, test_id)
+                        continue  # the checks leave the kernel's state as it was: no replay
                     await self._execute(cell, index)
                     if self._asked_exit:
                         raise KernelExited("the cell asked the kernel to exit")
@@ -162,6 +202,9 @@ class SafeExecute(Execute):
                 else:
                     replayable.append(index)
         finally:
+            if self._checker is not None:
+                await self._checker.stop()
+                self._checker = None
             await self._stop_kernel()
             self.log.info("SafeExecute: student %s: %.1f s, %d kernel restart(s)",
                           self._student, monotonic() - started, self._restarts)
@@ -187,6 +230,80 @@ class SafeExecute(Execute):
         self._cell_timeout = self._get_timeout(cell)
         return await self.async_execute_cell(
             cell, index, execution_count=self.code_cells_executed + 1, store_history=store_history)
+
+    # -- the kit's autograder cells: checks outside the kernel ------------------------
+    async def _grade(self, cell, index: int, test_id: str) -> None:
+        """Runs a kit autograder cell's checks in the checker process, relaying its requests
+        to the kernel; the cell's outputs and score are the checker's verdict."""
+        self._timed_out = False
+        self._cell_timeout = timeout = self._get_timeout(cell)
+        deadline = monotonic() + timeout if timeout else math.inf
+        cell.outputs = []
+        cell.execution_count = None
+        started = _now()
+        try:
+            if not self._checker.running:
+                await self._checker.start()
+            await self._in_kernel(broker.boot_code(), deadline)
+            await self._checker.send({"run": test_id})
+            while True:
+                message = await self._checker.receive(max(0.1, deadline - monotonic()))
+                if "result" in message:
+                    break
+                if "source" in message:
+                    await self._checker.send({"text": broker.solution_source(self.nb, message["source"])})
+                elif "kernel" in message:
+                    nonce = broker.new_nonce()
+                    replies = await self._in_kernel(broker.request_code(message["kernel"], nonce), deadline)
+                    found = [r["data"] for r in replies if isinstance(r, dict) and r.get("nonce") == nonce]
+                    await self._checker.send({"reply": found[0]} if found
+                                             else {"unavailable": "no answer from the kernel's agent"})
+        except (CheckTimeout, asyncio.TimeoutError):
+            await self._checker.stop()
+            cell.outputs = [error_output(self.error_on_timeout["ename"], self.error_on_timeout["evalue"])]
+            self.log.warning("SafeExecute: student %s: cell %d (%s): checks stopped after %s s",
+                             self._student, index, test_id, timeout)
+            return
+        except BaseException:
+            await self._checker.stop()  # mid-module: a new one serves the next cell
+            raise
+        result = ModuleResult.from_data(message["result"])
+        cell.outputs = broker.cell_outputs(result)
+        cell.metadata["execution"] = {"iopub.execute_input": started, "shell.execute_reply": _now()}
+        self.resources[VERDICTS][grade_id(cell)] = cell_score(result)
+        self.nb.cells[index] = cell
+
+    async def _in_kernel(self, code: str, deadline: float) -> list:
+        """Runs `code` in the kernel quietly (no history, no cell hooks) and returns the
+        agent's replies; the student's own output during it is dropped. Past the deadline
+        the kernel is interrupted: CheckTimeout if it stops, CellTimeoutError if not."""
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        replies = []
+        interrupted_at = None
+        while True:
+            now = monotonic()
+            if interrupted_at is None and now >= deadline:
+                await ensure_async(self.km.interrupt_kernel())
+                interrupted_at = now
+            if interrupted_at is not None and now - interrupted_at > self.interrupt_grace:
+                self._timed_out = True
+                raise CellTimeoutError.error_from_timeout_and_cell(
+                    "the checks' request did not stop after an interrupt", self._cell_timeout, None)
+            try:
+                msg = await ensure_async(self.kc.get_iopub_msg(timeout=1))
+            except queue.Empty:
+                if not await ensure_async(self.km.is_alive()):
+                    raise DeadKernelError("the kernel died while answering the checks")
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "display_data" and REPLY_MIME in content.get("data", {}):
+                replies.append(content["data"][REPLY_MIME])
+            elif kind == "status" and content.get("execution_state") == "idle":
+                if interrupted_at is not None:
+                    raise CheckTimeout()
+                return replies
 
     # -- failures --------------------------------------------------------------------
     def _record_failure(self, cell, index: int, failure: BaseException) -> None:

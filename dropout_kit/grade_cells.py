@@ -1,87 +1,47 @@
-"""What nbgrader may read from an executed autograder cell: a score in [0, points].
+"""The score nbgrader records for the kit's autograder cells: the checker's verdict.
 
-nbgrader's own reading (nbgrader.utils.determine_grade) has four traps that a hostile or
-merely noisy notebook can spring: any stderr output scores the cell 0; a missing or
-non-numeric result earns FULL points; a negative or NaN result earns FULL points; a
-result above the cell's points raises and drops the whole submission. The kit's test
-cells end in dropout_kit.grading.grade(...), which prints its report to stdout and
-returns a number in range, so `GuardGradeCells` (run after Execute, before
-SaveAutoGrades) can make the reading strict:
-  * stderr in an autograder cell is kept but relabelled stdout (noise is not failure),
-  * a cell with an error keeps it (0 points),
-  * otherwise the cell must show exactly one finite result in [0, points]; anything else
-    becomes an error output (0 points) with the reason, and a warning in the log.
+SafeExecute grades a kit autograder cell (hidden region `grade("<module>")`) in the checker
+process and records the verdict in the notebook's resources. `GuardGradeCells` (after
+Execute, before SaveAutoGrades) makes that verdict the only thing nbgrader can read:
+  * a kit cell with a recorded verdict shows exactly one result, that score;
+  * a kit cell without one (its checks did not finish: an error, a timeout, a dead kernel,
+    `--no-execute`) shows an error, which nbgrader scores 0 — never the full points that
+    nbgrader gives a test cell with no output.
+Every other cell, ordinary nbgrader test cells included, keeps nbgrader's own reading.
 """
 from __future__ import annotations
-
-import math
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool
 
+from dropout_kit.broker import kit_test_id
+from dropout_kit.execute import VERDICTS
 
-def reported_score(output: NotebookNode) -> float | None:
-    """The number an execute_result shows, or None if it is not one plain number."""
-    text = output.get("data", {}).get("text/plain")
-    if isinstance(text, list):
-        text = "".join(text)
-    if not isinstance(text, str):
-        return None
-    try:
-        return float(text.strip())
-    except ValueError:
-        return None
+NO_VERDICT = "채점 셀의 검사가 끝나지 않아 점수가 없습니다."
 
 
 class GuardGradeCells(NbGraderPreprocessor):
-    """Turns whatever an autograder cell showed into something nbgrader scores safely."""
-
-    require_score = Bool(
-        True, help="an autograder cell that shows no number scores 0 (nbgrader: full points)"
-    ).tag(config=True)
+    """Takes each kit autograder cell's score from the checker's record."""
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict):
         self._student = resources.get("nbgrader", {}).get("student", "?")
+        self._verdicts = resources.get(VERDICTS, {})
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, index: int):
-        if cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
+        if kit_test_id(cell) is None:
             return cell, resources
-        for output in cell.outputs:
-            if output.output_type == "stream" and output.name == "stderr":
-                output.name = "stdout"
-        if any(output.output_type == "error" for output in cell.outputs):
-            return cell, resources
-        points = float(cell.metadata.nbgrader["points"])
-        results = [o for o in cell.outputs if o.output_type == "execute_result"]
-        problem = None
-        if not results:
-            if self.require_score:
-                problem = "채점 셀이 점수를 내지 않았습니다."
-        elif len(results) > 1:
-            problem = "채점 셀이 점수를 여러 번 냈습니다."
-        else:
-            score = reported_score(results[0])
-            if score is None or not math.isfinite(score):
-                problem = "채점 셀의 결과가 숫자가 아닙니다."
-            elif not 0 <= score <= points:
-                problem = f"채점 셀의 점수 {score:g} 이(가) 0~{points:g}점 범위를 벗어났습니다."
-        if problem is None:
-            return cell, resources
-        self.log.warning("Student %s: autograder cell %s: %s Scored 0.", self._student,
-                         cell.metadata.nbgrader["grade_id"], problem)
-        kept = []
-        for output in cell.outputs:
-            if output.output_type == "execute_result":
-                text = output.get("data", {}).get("text/plain", "")
-                kept.append(new_output("stream", name="stdout", text=f"(무시된 결과: {str(text)[:200]})\n"))
-            else:
-                kept.append(output)
-        kept.append(new_output("error", ename="InvalidScore", evalue=problem,
-                               traceback=[f"InvalidScore: {problem} 이 셀은 0점입니다."]))
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        kept = [o for o in cell.outputs if o.output_type != "execute_result"]
+        if grade_id in self._verdicts:
+            kept.append(new_output("execute_result", data={"text/plain": repr(self._verdicts[grade_id])},
+                                   execution_count=None))
+        elif not any(o.output_type == "error" for o in kept):
+            self.log.warning("Student %s: autograder cell %s: %s Scored 0.", self._student, grade_id,
+                             "no verdict from the checks.")
+            kept.append(new_output("error", ename="NoVerdict", evalue=NO_VERDICT,
+                                   traceback=[f"NoVerdict: {NO_VERDICT} 이 셀은 0점입니다."]))
         cell.outputs = kept
         return cell, resources

@@ -1,15 +1,14 @@
 """The instructor's report on a graded class: an HTML page with PNG plots, and CSV files.
 
-Sources: nbgrader's gradebook (points per cell), the autograded notebooks (the per-check
-✅/❌ lines that dropout_kit.grading.report() prints in every autograder cell) and the
-record of the kit's grading runs (failures, timeouts, grading times).
+Sources: nbgrader's gradebook (points per cell), the autograded notebooks (the verdicts
+the checker wrote into every autograder cell as data, CHECKS_MIME) and the record of the
+kit's grading runs (failures, timeouts, grading times).
 """
 from __future__ import annotations
 
 import csv
 import html
 import json
-import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,18 +16,8 @@ from pathlib import Path
 
 from dropout_kit import gradebook, settings
 from dropout_kit.batch import CoursePaths, GradingState
+from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult
 
-# The lines of dropout_kit.grading.report(), one cell's report:
-#   [test_split] 1.5 / 2점
-#     ✅ <check title> (0.5점)
-#     ❌ <check title> (0.5점)
-#        → <what was wrong>
-#     ⚠ <error that stopped the checks>
-HEADER = re.compile(r"^\[(?P<cell>[^\]]+)\] (?P<score>[\d.]+) / (?P<max>[\d.]+)점$")
-CHECK = re.compile(r"^\s*(?P<mark>✅|❌) (?P<title>.*) \((?P<points>[\d.]+)점\)$")
-MESSAGE = re.compile(r"^\s*→ (?P<message>.*)$")
-WARNING = re.compile(r"^\s*⚠ (?P<warning>.*)$")
-PASSED, FAILED = "✅", "❌"
 PLOT_DPI = 100
 
 
@@ -46,37 +35,32 @@ class CellReport:
     cell: str
     verdicts: list[CheckVerdict] = field(default_factory=list)
     warning: str = ""  # the checks could not run (e.g. the time limit)
-    error: str = ""  # the cell itself raised (e.g. CellTimeoutError, ImportError)
+    error: str = ""  # the cell itself raised (e.g. CellTimeoutError, KernelDied)
 
 
-def parse_cell_output(cell: str, text: str) -> CellReport:
-    """The verdicts printed by one autograder cell."""
+def cell_report(cell: str, outputs: list[dict]) -> CellReport:
+    """The verdicts of one autograder cell, from the data output the checker wrote
+    (CHECKS_MIME), never from the printed text."""
     report = CellReport(cell)
-    for line in text.splitlines():
-        if match := CHECK.match(line):
-            report.verdicts.append(CheckVerdict(cell, match["title"].strip(), float(match["points"]),
-                                                match["mark"] == PASSED))
-        elif (match := MESSAGE.match(line)) and report.verdicts:
-            report.verdicts[-1].message = match["message"].strip()
-        elif match := WARNING.match(line):
-            report.warning = match["warning"].strip()
+    for output in outputs:
+        data = output.get("data", {}).get(CHECKS_MIME) if output.get("output_type") == "display_data" else None
+        if isinstance(data, dict):
+            result = ModuleResult.from_data(data)
+            report.verdicts = [CheckVerdict(cell, c.title, c.points, c.passed, c.message) for c in result.checks]
+            report.warning = result.error
+    errors = [out for out in outputs if out.get("output_type") == "error"]
+    if errors:
+        report.error = f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}".strip(": ")
     return report
 
 
 def autograder_reports(notebook: Path) -> dict[str, CellReport]:
-    """grade_id → what its autograder cell printed, for one autograded notebook."""
+    """grade_id → the verdicts of its autograder cell, for one autograded notebook."""
     reports = {}
     for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if not (meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code"):
-            continue
-        text = "".join("".join(out.get("text", "")) for out in cell.get("outputs", [])
-                       if out.get("output_type") == "stream")
-        report = parse_cell_output(meta["grade_id"], text)
-        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-        if errors:
-            report.error = f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}".strip(": ")
-        reports[meta["grade_id"]] = report
+        if meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code":
+            reports[meta["grade_id"]] = cell_report(meta["grade_id"], cell.get("outputs", []))
     return reports
 
 

@@ -4,22 +4,30 @@ the same way (an answer is the full source of one solution cell, by grade_id).
 """
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import nbformat
 
 from dropout_kit import cells, settings
 
-SOLUTION_IDS = ("split", "my_dropout", "dropout_net", "eval_predict", "plot_modes", "why_dropout")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+MISTAKES_FILE = Path("grader_tests") / "sample_mistakes.py"
+
+
+def solution_ids(notebook: Path) -> list[str]:
+    """The grade_ids of the cells students answer, in the notebook's order."""
+    return [cells.grade_id(cell) for cell in nbformat.read(notebook, as_version=4).cells
+            if cell.metadata.get("nbgrader", {}).get("solution")]
 
 
 def reference_answers(source_notebook: Path) -> dict[str, str]:
     """The instructor's solution cells with the solution markers taken out."""
     answers = {}
+    wanted = set(solution_ids(source_notebook))
     for cell in nbformat.read(source_notebook, as_version=4).cells:
         grade_id = cells.grade_id(cell)
-        if grade_id in SOLUTION_IDS:
+        if grade_id in wanted:
             lines = [line for line in cell.source.splitlines() if line.strip() not in (BEGIN, END)]
             answers[grade_id] = "\n".join(lines).strip("\n")
     return answers
@@ -28,7 +36,7 @@ def reference_answers(source_notebook: Path) -> dict[str, str]:
 def assemble(release_notebook: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
     """The released notebook with the given solution cells filled in."""
     nb = nbformat.read(release_notebook, as_version=4)
-    unknown = set(answers) - set(SOLUTION_IDS)
+    unknown = set(answers) - set(solution_ids(release_notebook))
     if unknown:
         raise KeyError(f"not solution cells: {sorted(unknown)}")
     for cell in nb.cells:
@@ -38,46 +46,20 @@ def assemble(release_notebook: Path, answers: dict[str, str]) -> nbformat.Notebo
     return nb
 
 
-# Realistic mistakes, each one wrong answer on top of the reference solution.
-MISTAKES: dict[str, dict[str, str]] = {
-    "shuffled-split": {"split": """\
-idx = torch.randperm(100)
-xtr, ytr = x[idx[:80]], y[idx[:80]]
-xtest, ytest = x[idx[80:]], y[idx[80:]]"""},
-    "torch-dropout": {"my_dropout": """\
-def my_dropout(x, p, training=True):
-    return torch.nn.functional.dropout(x, p, training)"""},
-    "no-scaling": {"my_dropout": """\
-def my_dropout(x, p, training=True):
-    if not training:
-        return x.clone()
-    return x * (torch.rand_like(x) >= p)"""},
-    "trained-on-all-data": {"dropout_net": """\
-torch.manual_seed(1)
-net = torch.nn.Sequential(
-    torch.nn.Linear(in_features=1, out_features=512),
-    torch.nn.ReLU(),
-    torch.nn.Dropout(0.8),
-    torch.nn.Linear(in_features=512, out_features=1),
-)
-loss_fn = torch.nn.MSELoss()
-optimizr = torch.optim.Adam(net.parameters())
-for epoc in range(1000):
-    loss = loss_fn(net(x), y)
-    loss.backward()
-    optimizr.step()
-    optimizr.zero_grad()"""},
-    "no-eval-mode": {"eval_predict": """\
-yhat_test = net(xtest).data
-mse_eval = loss_fn(yhat_test, ytest).item()"""},
-}
+def mistakes(course_root: Path) -> dict[str, dict[str, str]]:
+    """The course's sample mistakes (grader_tests/sample_mistakes.py): name → wrong answers."""
+    path = course_root / MISTAKES_FILE
+    spec = importlib.util.spec_from_file_location("sample_mistakes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MISTAKES
 
 
-def sample_class(source_notebook: Path) -> dict[str, dict[str, str] | None]:
+def sample_class(course_root: Path) -> dict[str, dict[str, str] | None]:
     """The demo's class: student id → answers (None: hands in the blank release)."""
-    reference = reference_answers(source_notebook)
+    reference = reference_answers(source_notebook(course_root))
     students: dict[str, dict[str, str] | None] = {"reference": reference, "blank": None}
-    for name, wrong in MISTAKES.items():
+    for name, wrong in mistakes(course_root).items():
         students[name] = {**reference, **wrong}
     return students
 

@@ -54,10 +54,12 @@ MODES = ("auto", "namespaces", "rlimits", "off")
 # database URLs, the instructor's paths) stays outside.
 PASSED_ENV = (
     "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "TZ",
-    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ATEN_CPU_CAPABILITY",
     "PYTHONHASHSEED", "MPLBACKEND", "NBGRADER_EXECUTION",
 )
 PASSED_ENV_PREFIXES = ("DROPOUT_KIT_",)
+# Set by the sandbox itself (c.SandboxKernelManager.threads), whoever started nbgrader.
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 # What of /etc a Python kernel needs (dynamic linker, users, time zone, alternatives).
 ETC_FILES = (
@@ -278,6 +280,13 @@ def kernel_environment(home: str, tmp: str) -> dict[str, str]:
     return env
 
 
+def single_threaded(env: dict[str, str], threads: int) -> dict[str, str]:
+    """`env` with the math libraries' thread counts set (0 leaves them as they are)."""
+    if threads > 0:
+        env.update({name: str(threads) for name in THREAD_ENV})
+    return env
+
+
 def chown_tree(root: Path, uid: int, gid: int) -> None:
     """Hands `root` and what lies in it to uid:gid, never following symbolic links."""
     os.chown(root, uid, gid, follow_symlinks=False)
@@ -305,6 +314,8 @@ class SandboxKernelManager(AsyncKernelManager):
                                    "the student's own folder)").tag(config=True)
     max_message_mb = Integer(64, help="largest ZeroMQ message nbgrader accepts from the kernel "
                                       "(a bigger one drops the connection)").tag(config=True)
+    threads = Integer(1, help="torch/OpenMP/MKL threads per kernel (0: the libraries' default, one "
+                              "per core: kernels started together then oversubscribe the cores)").tag(config=True)
     run_as_user = Unicode("nobody", help="account the kernel runs as when nbgrader runs as root "
                                          "(empty: stay root, no process limit)").tag(config=True)
 
@@ -370,64 +381,74 @@ class SandboxKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
     def _plan_launch(self, workdir: Path) -> None:
+        self._launch_prefix, self._launch_env, self._identity = self.confinement(
+            workdir=workdir.resolve(), scratch=self._workspace,
+            read_only=[*python_runtime_paths(), *map(Path, self.read_only_paths)],
+            writable=[workdir.resolve(), self._workspace])
+        if self._identity is not None:
+            self._hand_over(workdir.resolve())
+
+    def confinement(self, workdir: Path, scratch: Path, read_only: list[Path],
+                    writable: list[Path]) -> tuple[list[str], dict[str, str], Identity | None]:
+        """How to start a process of student code or of the checks in this sandbox: the
+        command prefix, the environment and the account it runs as. Also used for the
+        checker process (dropout_kit.broker), with other paths."""
         mode = self.effective_mode()
-        self._identity = None
-        self._launch_prefix = []
-        self._launch_env = None
         if mode == "off":
-            return
-        self._identity = identity_for(self.run_as_user)
-        if self._identity is not None and mode == "rlimits" and not can_run_python_as(self._identity):
-            warn_once(self.log, "User %s cannot run %s outside a sandbox; the kernel stays root.",
-                      self._identity.name, sys.executable)
-            self._identity = None
-        if self._identity is None and os.geteuid() == 0:
+            return [], single_threaded(dict(os.environ), self.threads), None
+        identity = identity_for(self.run_as_user)
+        if identity is not None and mode == "rlimits" and not can_run_python_as(identity):
+            warn_once(self.log, "User %s cannot run %s outside a sandbox; it stays root.",
+                      identity.name, sys.executable)
+            identity = None
+        if identity is None and os.geteuid() == 0:
             warn_once(self.log, "Grading kernels run as root: the process limit does not apply to root.")
         prefix: list[str] = []
         if mode == "namespaces":
             layout = BwrapLayout(
-                read_only=[*python_runtime_paths(), *map(Path, self.read_only_paths)],
-                writable=[workdir.resolve(), self._workspace],
-                workdir=workdir.resolve(),
+                read_only=read_only,
+                writable=writable,
+                workdir=workdir,
                 tmp_size_mb=self.tmp_size_mb,
                 hidden_roots=[Path(self.course_root).resolve()] if self.course_root else [],
                 user_namespace=os.geteuid() != 0,
             )
             prefix += layout.args()
-            self._launch_env = kernel_environment(SANDBOX_HOME, "/tmp")
+            env = kernel_environment(SANDBOX_HOME, "/tmp")
         else:
-            home = self._workspace / "home"
-            home.mkdir()
-            self._launch_env = kernel_environment(str(home), str(self._workspace))
-        if self._identity is not None:
-            self._check_readable_by_kernel()
-            prefix += self._identity.setpriv()
-            self._hand_over(workdir.resolve())
+            home = scratch / "home"
+            home.mkdir(exist_ok=True)
+            env = kernel_environment(str(home), str(scratch))
+        if identity is not None:
+            self._check_readable(identity, read_only)
+            prefix += identity.setpriv()
+            if (scratch / "home").exists():
+                os.chown(scratch / "home", identity.uid, identity.gid)
+            os.chown(scratch, identity.uid, identity.gid)
         prefix += self.limits.prlimit()
-        self._launch_prefix = prefix
-        self.log.info("Grading kernel sandbox: mode=%s, user=%s, limits=%s", mode,
-                      self._identity.name if self._identity else pwd.getpwuid(os.geteuid()).pw_name,
-                      self.limits)
+        self.log.info("Sandbox: mode=%s, user=%s, limits=%s", mode,
+                      identity.name if identity else pwd.getpwuid(os.geteuid()).pw_name, self.limits)
+        return prefix, single_threaded(env, self.threads), identity
 
-    def _check_readable_by_kernel(self) -> None:
-        """The unprivileged account must read the checks, or every student scores 0."""
-        for path in map(Path, self.read_only_paths):
+    def _check_readable(self, identity: Identity, paths: list[Path]) -> None:
+        """The unprivileged account must read the course paths it is given (the checks),
+        or every student scores 0."""
+        course = Path(self.course_root).resolve() if self.course_root else None
+        for path in paths:
+            if course is None or not _is_within(path.resolve(), course):
+                continue
             mode = path.stat().st_mode
             if not (mode & stat.S_IROTH and (not path.is_dir() or mode & stat.S_IXOTH)):
                 raise PermissionError(
-                    f"{path} is not readable by others, so the grading kernel (user "
-                    f"{self._identity.name}) cannot read it: chmod o+rX it, or set "
+                    f"{path} is not readable by others, so the sandboxed process (user "
+                    f"{identity.name}) cannot read it: chmod o+rX it, or set "
                     "c.SandboxKernelManager.run_as_user")
 
     def _hand_over(self, workdir: Path) -> None:
-        """Gives the kernel's account its folder and sockets; _release_workspace gives them back."""
+        """Gives the kernel's account its folder; _release_workspace gives it back."""
         owner = workdir.stat()
         self._handed_over = (workdir, owner.st_uid, owner.st_gid)
         chown_tree(workdir, self._identity.uid, self._identity.gid)
-        os.chown(self._workspace, self._identity.uid, self._identity.gid)
-        home = self._workspace / "home"  # rlimits mode only
-        if home.exists():
-            os.chown(home, self._identity.uid, self._identity.gid)
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)

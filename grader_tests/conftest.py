@@ -1,58 +1,56 @@
 """Fixtures shared by the hidden checks.
 
-`ns` (the notebook's live namespace) comes from dropout_kit.grading. Every check runs
-with torch's random state forked and seeded (dropout_kit.checking.seeded), so a regrade
+`student` (the student's notebook, reached through requests to their kernel) comes from
+the runner (dropout_kit.checks.runner). Every check runs with torch's random state forked
+and seeded, in the checker and in the kernel (dropout_kit.checking.seeded), so a regrade
 gives the same verdict and the student's own random state is untouched.
 """
 import pytest
 import torch
 
-from dropout_kit import reference, student
-from dropout_kit.checking import defined, fail, seeded, torch_calls
+import lecture
+from dropout_kit.checking import fail, function, module, seeded
 
 
 @pytest.fixture(autouse=True)
-def seeded_rng():
-    with seeded():
+def seeded_rng(student):
+    with seeded(student):
         yield
 
 
 @pytest.fixture
-def lecture():
+def lecture_data():
     """The lecture's data and 8:2 split, made afresh."""
-    return reference.split()
+    return lecture.split()
 
 
 @pytest.fixture
-def my_dropout(ns):
-    fn = defined(ns, "my_dropout")
-    if not callable(fn):
-        fail("`my_dropout` 은(는) 함수여야 합니다.")
-    return fn
+def my_dropout(student):
+    return function(student, "my_dropout")
 
 
 @pytest.fixture
 def drop(my_dropout):
-    """my_dropout called on a copy of its input: a function that modifies its input in
-    place loses the check about that only, not every check that reuses the input."""
-    def call(x, p, *args, **kwargs):
-        return my_dropout(x.clone(), p, *args, **kwargs)
-    return call
+    """my_dropout called in the kernel on a copy of the checker's input (every request
+    carries its own copy): a function that modifies its input in place loses the check
+    about that only."""
+    return my_dropout
 
 
 @pytest.fixture
-def net(ns):
-    return defined(ns, "net", torch.nn.Module)
+def net(student):
+    return module(student, "net")
 
 
 @pytest.fixture(scope="module")
-def solution_sources():
-    """Reads the submitted solution cells once per module."""
+def solution_sources(student):
+    """The submitted solution cells, from nbgrader's copy of the submission (never from
+    a file the student's code could have rewritten)."""
     cache = {}
 
     def source(grade_id):
         if grade_id not in cache:
-            cache[grade_id] = student.solution_source(grade_id)
+            cache[grade_id] = student.source(grade_id)
         if cache[grade_id] is None:
             fail(f"노트북에서 `{grade_id}` 셀을 찾지 못했습니다.")
         return cache[grade_id]
@@ -62,17 +60,14 @@ def solution_sources():
 
 @pytest.fixture
 def hand_written(my_dropout):
-    """Fails the check if `my_dropout` delegates to any of torch's own dropouts."""
-    inputs = (torch.linspace(1, 2, 1000), torch.linspace(1, 2, 1000).reshape(50, 20))
-    with torch_calls() as called:
-        for x in inputs:
-            for p in (0.5, 0.8, 0.9):
-                for training in (True, False):
-                    try:
-                        my_dropout(x.clone(), p, training=training)
-                    except Exception:
-                        pass  # errors are the other checks' business
-    used = sorted({name for name in called if "dropout" in name.lower()})
+    """Fails the check if `my_dropout` reaches any of torch's own dropouts."""
+    used = set()
+    for x in (torch.linspace(1, 2, 1000), torch.linspace(1, 2, 1000).reshape(50, 20)):
+        for p in (0.5, 0.8, 0.9):
+            for training in (True, False):
+                # errors are the other checks' business
+                used.update(my_dropout.call(x, p, training=training, torch_calls=True).torch_calls)
+    used = sorted(name for name in used if "dropout" in name.lower())
     if used:
         fail(f"torch의 드랍아웃({', '.join(used)})을 불렀습니다. 이 부분은 난수로 직접 "
              "구현해야 점수를 받습니다 (torch.rand 등은 써도 됩니다).")

@@ -22,11 +22,12 @@ import math
 import pytest
 import torch
 
-from dropout_kit import reference, student
-from dropout_kit.checking import defined, describe_error, fail, measure, seeded
+import lecture
+from dropout_kit.checking import defined, describe_error, fail, is_kind, measure, seeded
+from dropout_kit.checks.remote import TorchFunction
 from dropout_kit.stats import FALSE_FAIL, binomial_bounds
 
-P = reference.DROPOUT_P
+P = lecture.DROPOUT_P
 GRID = torch.linspace(0, 1, 200).reshape(-1, 1)
 # Re-run targets; see benchmarks/checks.py for the R² a correct net reaches on them.
 MIN_R2 = 0.8
@@ -35,6 +36,9 @@ FIT_PASSES = 64
 # A net of the lecture's shape has ~50 000 active hidden values on GRID (200 points ×
 # 512 units, about half active); fewer than this cannot show the dropout rate.
 MIN_ACTIVE = 1000
+# How closely the recorded layer values must agree with the checker's own recomputation
+# from the net's weights (the same float32 operation, so in practice exactly).
+RECOMPUTED = dict(rtol=1e-5, atol=1e-6)
 
 
 def retarget(xtr):
@@ -42,106 +46,97 @@ def retarget(xtr):
 
 
 def linear_layers(net):
-    return [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    return [layer for layer in net.layers() if layer.is_linear]
 
 
 def output_layer(net):
-    outs = [m for m in linear_layers(net) if m.out_features == 1]
+    outs = [layer for layer in linear_layers(net) if layer.out_features == 1]
     if len(outs) != 1:
         fail("출력층 Linear(512→1) 을 찾지 못했습니다.")
     return outs[0]
 
 
 def input_layer(net):
-    ins = [m for m in linear_layers(net) if m.in_features == 1]
+    ins = [layer for layer in linear_layers(net) if layer.in_features == 1]
     if not ins:
         fail("입력층 Linear(1→512) 을 찾지 못했습니다.")
     return ins[0]
 
 
+def linear_of(state, path, inputs):
+    """What the Linear layer at `path` computes on `inputs`, from the net's own weights."""
+    prefix = f"{path}." if path else ""
+    return torch.nn.functional.linear(inputs, state[prefix + "weight"], state.get(prefix + "bias"))
+
+
 def forward_record(net, training):
     """One pass on GRID in the given mode (the net's modes restored afterwards): the input
     layer's input and output, the output layer's input (the hidden units) and output,
-    and what net returns."""
-    seen = {}
-
-    def keep(name, value):
-        if isinstance(value, torch.Tensor):
-            seen.setdefault(name, value.detach().clone())
-
-    def record(input_name, output_name):
-        def hook(module, args, out):  # returns None: the forward pass is left as it is
-            keep(input_name, args[0] if args else None)
-            keep(output_name, out)
-        return hook
-
-    hooks = [input_layer(net).register_forward_hook(record("input", "z")),
-             output_layer(net).register_forward_hook(record("hidden", "out"))]
-    modes = {m: m.training for m in net.modules()}
-    try:
-        net.train(training)
-        with torch.no_grad():
-            keep("output", net(GRID))
-    finally:
-        for hook in hooks:
-            hook.remove()
-        for module, mode in modes.items():
-            module.training = mode
-    if len(seen) < 5:
+    and what net returns. The two layers' outputs are recomputed here from the net's
+    weights, so the kernel cannot report other values than the net computes."""
+    first, last = input_layer(net), output_layer(net)
+    done = net.forward(GRID, training=training, record=[first.path, last.path])
+    if done.error is not None:
+        raise done.error
+    seen = {"output": done.outputs[0]}
+    for path, (input_name, output_name) in ((first.path, ("input", "z")), (last.path, ("hidden", "out"))):
+        if path in done.records:
+            seen.setdefault(input_name, done.records[path]["input"])
+            seen.setdefault(output_name, done.records[path]["output"])
+    if len(seen) < 5 or not all(isinstance(v, torch.Tensor) for v in seen.values()):
         fail("net 을 실행했는데 입력층이나 출력층이 쓰이지 않았습니다.")
+    state = net.state()
+    for path, inputs, outputs in ((first.path, seen["input"], seen["z"]), (last.path, seen["hidden"], seen["out"])):
+        try:
+            same = torch.allclose(linear_of(state, path, inputs), outputs, **RECOMPUTED)
+        except (KeyError, RuntimeError):
+            same = False
+        if not same:
+            fail("net 의 Linear 층이 낸 값이 그 층의 가중치로 계산한 값과 다릅니다.")
     return seen
 
 
 @pytest.fixture(scope="module", autouse=True)
-def correct_my_dropout(ns):
-    """A network built on the student's own my_dropout is judged with a correct one in its
-    place (looked up by name at call time), so a wrong my_dropout costs nothing here."""
-    if not callable(ns.get("my_dropout")):
+def correct_my_dropout(student):
+    """A network built on the student's own my_dropout is judged with a correct dropout in
+    its place (looked up by name at call time), so a wrong my_dropout costs nothing here."""
+    if not student.has("my_dropout"):
         yield
         return
-    students = ns["my_dropout"]
-    ns["my_dropout"] = reference.my_dropout
-    try:
+    with student.bound("my_dropout", TorchFunction("torch.nn.functional.dropout")):
         yield
-    finally:
-        ns["my_dropout"] = students
 
 
 @pytest.fixture(scope="module")
-def retrained(ns, solution_sources):
-    """The student's dropout_net cell re-run on the lecture's split with new targets."""
+def retrained(student, solution_sources):
+    """The student's dropout_net cell re-run on the lecture's split with new targets,
+    watching which rows the input layer saw in which mode and what training changed."""
     source = solution_sources("dropout_net")
-    s = reference.split()
+    s = lecture.split()
     nan = torch.full((20, 1), float("nan"))
     x = torch.cat([s["xtr"], nan])
     y = torch.cat([retarget(s["xtr"]), nan])
-    rows_seen = {True: 0, False: 0}  # rows through the input layer, by training mode
-    initial = {}  # each module's own parameters when it first ran
-
-    def watch(module, args):
-        if id(module) not in initial:
-            initial[id(module)] = [p.detach().clone() for p in module.parameters(recurse=False)]
-        if isinstance(module, torch.nn.Linear) and module.in_features == 1 and args:
-            rows_seen[module.training] += args[0].reshape(-1, 1).shape[0]
-
-    before = {k: v for k, v in ns.items() if k != "net"}  # the live net must not stand in
-    hook = torch.nn.modules.module.register_module_forward_pre_hook(watch)
-    try:
-        with seeded():
-            run = student.rerun(source, before, x=x, y=y, xtr=x[:80], ytr=y[:80],
-                                xtest=x[80:], ytest=y[80:])
-    finally:
-        hook.remove()
-    run.rows_seen = rows_seen
-    run.initial = initial
-    return run
+    with seeded(student):
+        return student.rerun(source, overrides=dict(x=x, y=y, xtr=x[:80], ytr=y[:80],
+                                                    xtest=x[80:], ytest=y[80:]),
+                             drop=["net"], watch="net")  # the live net must not stand in
 
 
-def parameters_moved(run, net) -> bool:
-    """Whether training changed any parameter of `net` since its first forward pass."""
-    for module in net.modules():
-        for before, now in zip(run.initial.get(id(module), ()), module.parameters(recurse=False)):
-            if not torch.equal(before, now.detach()):
+def rows_seen(run, trained) -> dict[str, int]:
+    """Rows through the net's input layers during the re-run, by training mode."""
+    seen = {"train": 0, "eval": 0}
+    for layer in linear_layers(trained):
+        if layer.in_features == 1:
+            for mode, rows in run.watch.get(layer.path, {}).get("rows", {}).items():
+                seen[mode] += rows
+    return seen
+
+
+def parameters_moved(run) -> bool:
+    """Whether training changed any parameter of the net since its first forward pass."""
+    for entry in run.watch.values():
+        for before, now in zip(entry["initial"], entry["final"]):
+            if not torch.equal(before, now):
                 return True
     return False
 
@@ -160,7 +155,7 @@ def test_maps_inputs_to_outputs(net):
 def test_hidden_width(net):
     """Linear(1→512) 와 Linear(512→1), 은닉층 노드 512개"""
     shapes = [(m.in_features, m.out_features) for m in linear_layers(net)]
-    if sorted(shapes) != [(1, reference.HIDDEN), (reference.HIDDEN, 1)]:  # in any declaration order
+    if sorted(shapes) != [(1, lecture.HIDDEN), (lecture.HIDDEN, 1)]:  # in any declaration order
         fail(f"Linear 층의 (입력, 출력) 크기가 {shapes} 입니다; [(1, 512), (512, 1)] 이어야 합니다.")
 
 
@@ -223,31 +218,37 @@ def r_squared(fit, target):
     return 1 - ((fit - target) ** 2).mean().item() / target.var(unbiased=False).item()
 
 
+def has_nan(trained) -> bool:
+    return any(v.is_floating_point() and torch.isnan(v).any() for v in trained.state().values())
+
+
 @pytest.mark.points(1)
 def test_training_follows_training_targets(retrained):
     """(xtr, ytr) 로 1000 epochs 학습 (학습 데이터를 바꾸면 결과도 따라감)"""
     if retrained.error is not None:
         fail(f"dropout_net 셀을 다시 실행하다 오류가 났습니다: {describe_error(retrained.error)}")
-    trained = defined(retrained.namespace, "net", torch.nn.Module)
-    if any(torch.isnan(p).any() for p in trained.parameters()):
+    trained = defined(retrained, "net", torch.nn.Module)
+    if has_nan(trained):
         fail("학습된 net 의 가중치가 NaN 입니다: 테스트 데이터(또는 x, y 전체)로 학습한 것 같습니다.")
-    epochs = retrained.rows_seen[True] / 80
-    if epochs < reference.EPOCHS:
-        if retrained.rows_seen[False] / 80 >= reference.EPOCHS:
+    seen = rows_seen(retrained, trained)
+    epochs = seen["train"] / 80
+    if epochs < lecture.EPOCHS:
+        if seen["eval"] / 80 >= lecture.EPOCHS:
             fail("net 이 평가모드인 채로 학습했습니다 (드랍아웃이 꺼진 채 학습). 학습 전에 "
                  "net.eval() 을 부르지 말고, 학습모드(net.train())에서 학습하세요.")
         fail(f"학습 중 net 이 본 학습 데이터가 {epochs:.0f} epochs 분량입니다; "
-             f"{reference.EPOCHS} epochs (80개 × {reference.EPOCHS}) 학습해야 합니다.")
-    if not parameters_moved(retrained, trained):
+             f"{lecture.EPOCHS} epochs (80개 × {lecture.EPOCHS}) 학습해야 합니다.")
+    if not parameters_moved(retrained):
         fail("학습이 끝났는데 net 의 가중치가 하나도 바뀌지 않았습니다. loss.backward() 와 "
              "optimizr.step() 을 부르는지, optimizr 가 net.parameters() 로 만들어졌는지 확인하세요.")
-    xtr = reference.split()["xtr"]
+    xtr = lecture.split()["xtr"]
     target = retarget(xtr)
-    trained.eval()
-    with torch.no_grad():
-        # The mean of several passes: a net whose dropout ignores evaluation mode loses the
-        # check about that, not this one too.
-        fit = torch.stack([trained(xtr) for _ in range(FIT_PASSES)]).mean(dim=0)
+    # The mean of several evaluation-mode passes: a net whose dropout ignores evaluation
+    # mode loses the check about that, not this one too.
+    passes = trained.forward(xtr, training=False, repeat=FIT_PASSES)
+    if passes.error is not None:
+        raise passes.error
+    fit = torch.stack(passes.outputs).mean(dim=0)
     r2 = measure("r2", r_squared(fit, target))
     if not r2 >= MIN_R2:
         try:
@@ -264,8 +265,8 @@ def test_training_follows_training_targets(retrained):
 @pytest.mark.points(0.5)
 def test_test_data_not_used_for_training(retrained):
     """테스트 데이터(xtest, ytest)는 학습에 쓰지 않음"""
-    trained = retrained.namespace.get("net")
-    if not isinstance(trained, torch.nn.Module):
+    trained = retrained.get("net")
+    if not is_kind(trained, torch.nn.Module):
         fail("dropout_net 셀을 다시 실행했는데 net 이 만들어지지 않았습니다.")
-    if any(torch.isnan(p).any() for p in trained.parameters()):
+    if has_nan(trained):
         fail("학습에 테스트 데이터(또는 x, y 전체)가 쓰였습니다. 학습에는 xtr, ytr 만 쓰세요.")

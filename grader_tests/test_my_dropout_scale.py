@@ -70,12 +70,13 @@ def test_evaluation_mode_returns_input(drop):
 def test_input_not_modified(my_dropout):
     """입력 텐서를 바꾸지 않음"""
     x = torch.linspace(1, 2, 1000)
-    original = x.clone()
-    my_dropout(x, 0.8)
-    my_dropout(x, 0.8, training=False)
-    if not torch.equal(x, original):
-        fail("my_dropout 이 입력 텐서 x 자체를 바꿨습니다. 새 텐서를 만들어 돌려주세요 "
-             "(x *= … 나 x[...] = 0 같은 제자리 연산을 피하세요).")
+    for kwargs in ({}, {"training": False}):
+        call = my_dropout.call(x, 0.8, return_args=True, **kwargs)
+        if call.error is not None:
+            raise call.error
+        if not torch.equal(call.args[0], x):
+            fail("my_dropout 이 입력 텐서 x 자체를 바꿨습니다. 새 텐서를 만들어 돌려주세요 "
+                 "(x *= … 나 x[...] = 0 같은 제자리 연산을 피하세요).")
 
 
 @pytest.mark.points(0.25)
@@ -93,13 +94,16 @@ def test_gradient_is_mask_over_keep_probability(drop):
     """기울기(gradient)가 마스크 / (1-p) 로 흐름"""
     p = 0.8
     x = torch.linspace(1, 2, 1000, requires_grad=True)
-    out = drop(x, p)
-    if not out.requires_grad:
+    call = drop.call(x, p, backward=True)
+    if call.error is not None:
+        raise call.error
+    out = call.value
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
         fail("my_dropout 의 출력으로 미분할 수 없습니다 (.data, .detach(), torch.no_grad() 를 "
              "쓰지 마세요). 네트워크 안에서 쓰면 학습이 되지 않습니다.")
-    out.sum().backward()
+    grad = call.grads[0] if call.grads else None
     expected = (out.detach() != 0).float() / (1 - p)
-    if x.grad is None or not torch.allclose(x.grad, expected, rtol=1e-5, atol=1e-6):
-        got = "없음" if x.grad is None else f"{x.grad[out.detach() != 0].median().item():.3g}"
+    if grad is None or not torch.allclose(grad, expected, rtol=1e-5, atol=1e-6):
+        got = "없음" if grad is None else f"{grad[out.detach() != 0].median().item():.3g}"
         fail(f"p={p} 에서 살아남은 원소에 대한 기울기가 {got} 입니다; 마스크 / (1-p) = 5 이어야 "
              "합니다 (0이 된 원소는 0).")

@@ -32,40 +32,40 @@ def describe(rows):
     return "행의 순서나 선택이 다릅니다 (섞었나요?)"
 
 
-def check_rows(ns, lecture, xname, yname, start, stop):
+def check_rows(student, lecture_data, xname, yname, start, stop):
     wanted = list(range(start, stop))
-    for name, full in ((xname, lecture["x"]), (yname, lecture["y"])):
-        rows = rows_taken(defined(ns, name, torch.Tensor), full)
+    for name, full in ((xname, lecture_data["x"]), (yname, lecture_data["y"])):
+        rows = rows_taken(defined(student, name, torch.Tensor), full)
         if rows != wanted:
             fail(f"`{name}` 은(는) {name[0]}의 {start}~{stop - 1}번 행이어야 하는데 {describe(rows)}.")
 
 
 @pytest.mark.points(0.5)
-def test_names_are_tensors(ns):
+def test_names_are_tensors(student):
     """xtr, ytr, xtest, ytest 가 텐서로 정의됨"""
     for name in SHAPES:
-        defined(ns, name, torch.Tensor)
+        defined(student, name, torch.Tensor)
 
 
 @pytest.mark.points(0.5)
-def test_shapes_and_dtype(ns, lecture):
+def test_shapes_and_dtype(student, lecture_data):
     """shape: xtr, ytr (80, 1) / xtest, ytest (20, 1), dtype은 x, y와 같음"""
     for name, shape in SHAPES.items():
-        value = defined(ns, name, torch.Tensor)
+        value = defined(student, name, torch.Tensor)
         if tuple(value.shape) != shape:
             fail(f"`{name}` 의 shape이 {tuple(value.shape)} 입니다; {shape} 이어야 합니다.")
-        if value.dtype != lecture["x"].dtype:
-            fail(f"`{name}` 의 dtype이 {value.dtype} 입니다; x, y와 같은 {lecture['x'].dtype} "
+        if value.dtype != lecture_data["x"].dtype:
+            fail(f"`{name}` 의 dtype이 {value.dtype} 입니다; x, y와 같은 {lecture_data['x'].dtype} "
                  "이어야 합니다 (뒤의 네트워크가 이 dtype을 씁니다).")
 
 
 @pytest.mark.points(0.5)
-def test_training_rows(ns, lecture):
+def test_training_rows(student, lecture_data):
     """학습 데이터 = x, y의 처음 80개 행 (x와 y의 짝이 맞음)"""
-    check_rows(ns, lecture, "xtr", "ytr", 0, 80)
+    check_rows(student, lecture_data, "xtr", "ytr", 0, 80)
 
 
 @pytest.mark.points(0.5)
-def test_test_rows(ns, lecture):
+def test_test_rows(student, lecture_data):
     """테스트 데이터 = x, y의 마지막 20개 행 (x와 y의 짝이 맞음)"""
-    check_rows(ns, lecture, "xtest", "ytest", 80, 100)
+    check_rows(student, lecture_data, "xtest", "ytest", 80, 100)

@@ -24,7 +24,7 @@ def class_answers(reference: dict[str, str]) -> dict[str, dict[str, str] | None]
     return {
         "reference": reference,
         "blank": None,
-        "no-scaling": {**reference, **samples.MISTAKES["no-scaling"]},
+        "no-scaling": {**reference, **samples.mistakes(REPO)["no-scaling"]},
         "threads-probe": {**reference, "split": reference["split"] + THREADS_PROBE},
     }
 
@@ -57,20 +57,15 @@ class GradedClass:
 
 def grade(root: Path, workers: int) -> GradedClass:
     out = io.StringIO()
-    with pytest.MonkeyPatch.context() as env:
-        # As in an instructor's shell: the course config names its own hidden checks,
-        # whatever another test loaded into this process before.
-        env.delenv(settings.GRADER_TESTS_ENV, raising=False)
-        run = batch.grade_class(root, workers=workers, out=out)
+    run = batch.grade_class(root, workers=workers, out=out)
     db_url = batch.CoursePaths.load(root).db_url
     return GradedClass(root, run, out.getvalue(), db_url, gradebook.cell_grades(db_url))
 
 
 def start_cli(*args: str) -> subprocess.Popen:
     """`dropout-kit ARGS` as the instructor types it, started."""
-    env = {k: v for k, v in os.environ.items() if k != settings.GRADER_TESTS_ENV}
     return subprocess.Popen([sys.executable, "-m", "dropout_kit.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -14,8 +14,9 @@ from dropout_kit.course import Course, copy_course
 
 AUTOGRADER_CELLS = ("test_split", "test_my_dropout_mask", "test_my_dropout_scale",
                     "test_dropout_net", "test_eval_predict")
-# A student whose code breaks the import of the checks: every later test cell errors,
-# and its traceback would quote the hidden lines if feedback kept it.
+# A student whose code breaks the import of the in-kernel check runner: the checks run
+# outside the kernel, so nothing changes (it broke every later test cell when they ran
+# inside it, and their tracebacks quoted the hidden lines).
 BREAKS_IMPORT = """\
 import sys
 sys.modules["dropout_kit.grading"] = None
@@ -72,13 +73,14 @@ def test_hand_graded_cells_wait_for_the_grader(grades):
         assert grades["reference"][cell].needs_manual_grade
 
 
-def test_autograder_cell_points_match_their_checks(release_notebook):
+def test_autograder_cell_points_match_their_checks(release_notebook, repo_root):
     """A cell's points must equal the sum of its checks' points: more would abort grading
     (nbgrader rejects a score above the cell's points), less would cap a correct answer."""
     cells = {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader.get("points")
              for c in nbformat.read(release_notebook, as_version=4).cells if "nbgrader" in c.metadata}
     for test_id in AUTOGRADER_CELLS:
-        result = grading.run_checks(test_id, {})
+        result = grading.check_here(test_id, {}, sources=lambda grade_id: None,
+                                    folder=repo_root / "grader_tests")
         assert not result.error, result.error
         assert result.max_points == cells[test_id], test_id
 
@@ -110,7 +112,12 @@ def test_feedback_reports_checks_to_the_student(graded):
     page = html.unescape(course.feedback_file("blank").read_text(encoding="utf-8"))
     assert "❌" in page and "아직 답을 작성하지 않았습니다" in page
     broken = html.unescape(course.feedback_file("breaks-import").read_text(encoding="utf-8"))
-    assert "ModuleNotFoundError" in broken or "ImportError" in broken
+    assert "[test_split] 2 / 2점" in broken and "ModuleNotFoundError" not in broken
+
+
+@pytest.mark.parametrize("cell", AUTOGRADER_CELLS)
+def test_student_code_cannot_break_the_checks(grades, cell):
+    assert grades["breaks-import"][cell].score == grades["breaks-import"][cell].max_score
 
 
 def _cells_by_id(path):
@@ -134,7 +141,7 @@ def test_release_holds_no_solution_or_hidden_code(repo_root):
     assert sorted(p.name for p in release.iterdir()) == [settings.NOTEBOOK]
     released = _cells_by_id(release / settings.NOTEBOOK)
     source = _cells_by_id(samples.source_notebook(repo_root))
-    for grade_id in samples.SOLUTION_IDS:
+    for grade_id in samples.solution_ids(samples.source_notebook(repo_root)):
         leaked = [line for line in _solution_region_lines(source[grade_id].source)
                   if line in released[grade_id].source]
         assert not leaked, (grade_id, leaked)

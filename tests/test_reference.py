@@ -1,26 +1,67 @@
-"""The lecture's trained networks stored for the hidden checks are the lecture's training."""
+"""The lecture's trained networks stored for the hidden checks are the lecture's training.
+
+Grading loads the stored file; it never trains the lecture's networks again. 1000 Adam
+steps on a network that fits noise amplify rounding: the same training on another
+processor (another math kernel, vector width or thread count) ends elsewhere, by 0.2 %
+in the no-dropout network's test MSE between two x86-64 machines of one kind. So these
+tests compare a fresh training with the stored one up to that rounding (test MSE within
+MSE_TOLERANCE) and check the lecture's claim on both, never the weights bit for bit.
+"""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from dropout_kit import reference
 
 STORED = Path(__file__).resolve().parent.parent / "grader_tests" / "lecture_networks.pt"
+# Cross-processor spread measured: 2e-3 (no dropout), 1e-6 (dropout); 1 % leaves 5x room
+# and still catches a file trained on other data, another seed or another epoch count.
+MSE_TOLERANCE = 1e-2
+# The claim holds by a factor of about 29 (8.1e-5 against 2.3e-3).
+CLAIM_FACTOR = 10
+
+FRESH_TRAINING = """
+import json
+from dropout_kit import reference
+print(json.dumps({key: reference.eval_mse(reference.trained_network(dropout))
+                  for dropout, key in reference.STORED_KEYS.items()}))
+"""
 
 
-@pytest.mark.parametrize("dropout", [True, False], ids=["dropout", "no-dropout"])
-def test_stored_network_is_the_lecture_training(dropout):
+def stored_mse() -> dict[str, float]:
+    return {key: reference.eval_mse(reference.stored_network(dropout, STORED))
+            for dropout, key in reference.STORED_KEYS.items()}
+
+
+def fresh_mse(capability: str, threads: int) -> dict[str, float]:
+    """Test MSEs of a fresh training in a new python with torch's CPU kernels and thread
+    count forced (ATEN_CPU_CAPABILITY picks the vectorised kernels torch dispatches to)."""
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": capability, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run([sys.executable, "-c", FRESH_TRAINING], env=env, capture_output=True,
+                          text=True, timeout=300, check=True)
+    return json.loads(done.stdout)
+
+
+def test_stored_file_exists():
     assert STORED.is_file(), "regenerate with: python -m dropout_kit.reference grader_tests/lecture_networks.pt"
-    fresh, stored = reference.trained_network(dropout), reference.stored_network(dropout, STORED)
-    for (name, a), (_, b) in zip(fresh.state_dict().items(), stored.state_dict().items()):
-        assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
-    assert reference.eval_mse(stored) == pytest.approx(reference.eval_mse(fresh), rel=1e-3)
+
+
+# The processor's own best kernels (what another machine would run) and the portable ones.
+@pytest.mark.parametrize("capability,threads", [("default", 1), ("avx2", 2)])
+def test_stored_networks_are_the_lecture_training(capability, threads):
+    fresh, stored = fresh_mse(capability, threads), stored_mse()
+    for key in reference.STORED_KEYS.values():
+        assert fresh[key] == pytest.approx(stored[key], rel=MSE_TOLERANCE), key
+    assert fresh["dropout"] * CLAIM_FACTOR < fresh["no_dropout"]
 
 
 def test_dropout_beats_no_dropout_on_the_stored_networks():
     """The lecture's claim the hidden check relies on (8.1e-5 against 2.3e-3)."""
-    mse = {d: reference.eval_mse(reference.stored_network(d, STORED)) for d in (True, False)}
-    assert mse[True] < mse[False] / 10
+    mse = stored_mse()
+    assert mse["dropout"] * CLAIM_FACTOR < mse["no_dropout"]

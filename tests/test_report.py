@@ -11,9 +11,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from dropout_kit import gradebook, grading, report, settings
+
+from dropout_kit import broker, gradebook, report, settings
+from dropout_kit.checks.runner import CheckResult, ModuleResult
 from dropout_kit.commands import nbgrader
 from class_builder import unavailable
 
@@ -116,13 +119,15 @@ def test_mistakes_name_the_broken_part(parallel_class):
     assert scale and max(m[2] for m in scale) == 2
 
 
-def test_parser_reads_what_grading_prints():
-    result = grading.ModuleResult("test_split", checks=[
-        grading.CheckResult("a", "xtr 정의 (x, y)", 0.5, True),
-        grading.CheckResult("b", "처음 80개 행", 1.0, False, "순서가 다릅니다 → 앞의 80개"),
-        grading.CheckResult("c", "필수 조건", 0.0, False, "torch 드랍아웃 사용", gate=True),
+def test_report_reads_the_verdicts_the_cell_holds():
+    result = ModuleResult("test_split", checks=[
+        CheckResult("a", "xtr 정의 (x, y)", 0.5, True),
+        CheckResult("b", "처음 80개 행", 1.0, False, "순서가 다릅니다 → 앞의 80개"),
+        CheckResult("c", "필수 조건", 0.0, False, "torch 드랍아웃 사용", gate=True),
     ])
-    parsed = report.parse_cell_output("test_split", grading.report(result))
+    outputs = json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(outputs=broker.cell_outputs(result))])))["cells"][0]["outputs"]
+    parsed = report.cell_report("test_split", outputs)
     assert [(v.title, v.points, v.passed, v.message) for v in parsed.verdicts] == [
         (c.title, c.points, c.passed, c.message) for c in result.checks]
 

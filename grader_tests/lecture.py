@@ -2,7 +2,11 @@
 
 The hidden checks compare against these and feed them to a student's code, so that a
 part is judged on the lecture's inputs rather than on what an earlier part produced.
-Global random state is left as the student had it.
+Global random state is left as it was. This lives with the hidden checks, not in the
+installable package: the package is installed where students' kernels run.
+
+`python grader_tests/lecture.py grader_tests/lecture_networks.pt` rewrites the stored
+trained networks (tests/test_reference.py compares them with a fresh training).
 """
 from __future__ import annotations
 
@@ -37,14 +41,6 @@ def split() -> dict[str, torch.Tensor]:
     x, y = data()
     return {"x": x, "y": y, "xtr": x[:N_TRAIN], "ytr": y[:N_TRAIN],
             "xtest": x[N_TRAIN:], "ytest": y[N_TRAIN:]}
-
-
-def my_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
-    """A correct hand-written dropout, put in place of the student's while their network is
-    judged, so a mistake in my_dropout costs points in that part only."""
-    if not training:
-        return x.clone()
-    return x * (torch.rand_like(x) >= p).to(x.dtype) / (1 - p)
 
 
 def _build(dropout: bool) -> torch.nn.Sequential:
@@ -86,9 +82,9 @@ def trained_network(dropout: bool) -> torch.nn.Sequential:
     return net
 
 
-# The two trained networks, stored (grader_tests/lecture_networks.pt) so that a grading
-# kernel loads them instead of training them again; `python -m dropout_kit.reference
-# PATH` writes the file, and the project's tests check it against a fresh training.
+# The two trained networks, stored (grader_tests/lecture_networks.pt) so that the checks
+# load them instead of training them again: grading uses the stored file, never a fresh
+# training, because 1000 Adam steps end in different weights on different processors.
 STORED_KEYS = {True: "dropout", False: "no_dropout"}
 
 
@@ -101,10 +97,11 @@ def _stored_states(path: Path) -> dict:
     return torch.load(path, weights_only=True)
 
 
-def stored_network(dropout: bool, path: Path) -> torch.nn.Sequential:
-    """The lecture's trained network as stored at `path` (trained afresh if it is missing)."""
-    if not path.is_file():
-        return trained_network(dropout)
+STORED = Path(__file__).resolve().parent / "lecture_networks.pt"
+
+
+def stored_network(dropout: bool, path: Path = STORED) -> torch.nn.Sequential:
+    """The lecture's trained network as stored at `path`."""
     net = network(dropout)
     net.load_state_dict(_stored_states(path)[STORED_KEYS[dropout]])
     return net

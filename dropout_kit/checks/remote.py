@@ -1,0 +1,325 @@
+"""The student's notebook as the hidden checks see it: a kernel they can only ask.
+
+The checks never hold the student's objects. They ask the kernel's agent
+(dropout_kit/kernel/agent.py) for values, calls, forward passes and re-runs, and get plain
+data back: tensors, numbers, strings, or a `Remote` that names an object's type. Two ways
+to reach the agent:
+  * `PipeKernel`, in the checker process during `nbgrader autograde`: requests go through
+    nbgrader's process (dropout_kit/broker.py), which runs them in the student's kernel;
+  * `LocalKernel`, in one process (an instructor running the source notebook, the
+    benchmarks): the agent answers directly, with the same serialization on the way.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from dropout_kit.kernel import agent as agent_module
+
+MODULE_TYPE = "torch.nn.modules.module.Module"
+LINEAR_TYPE = "torch.nn.modules.linear.Linear"
+
+
+class StudentError(Exception):
+    """An exception the student's code raised in the kernel, by name and message."""
+
+    def __init__(self, type_name: str, message: str):
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class KernelUnavailable(Exception):
+    """The kernel did not answer (it died, or the cell's time ran out)."""
+
+
+# -- transports ---------------------------------------------------------------------------
+class KernelTransport:
+    def ask(self, op: str, **args) -> dict:
+        raise NotImplementedError
+
+    def source(self, grade_id: str) -> str | None:
+        raise NotImplementedError
+
+
+class LocalKernel(KernelTransport):
+    """The agent in this process, over `namespace`; cell sources from `sources`."""
+
+    def __init__(self, namespace: dict, sources: Callable[[str], str | None]):
+        self.agent = agent_module.Agent(namespace)
+        self._sources = sources
+
+    def ask(self, op: str, **args) -> dict:
+        request = agent_module.decode(agent_module.encode({"op": op, "args": args}))
+        return agent_module.decode(agent_module.encode(self.agent.answer(request)))
+
+    def source(self, grade_id: str) -> str | None:
+        return self._sources(grade_id)
+
+
+class PipeKernel(KernelTransport):
+    """Requests as JSON lines to nbgrader's side (dropout_kit.broker), answers read back."""
+
+    def __init__(self, send: Callable[[dict], None], receive: Callable[[], dict]):
+        self._send, self._receive = send, receive
+
+    def _round_trip(self, message: dict) -> dict:
+        self._send(message)
+        answer = self._receive()
+        if "unavailable" in answer:
+            raise KernelUnavailable(answer["unavailable"])
+        return answer
+
+    def ask(self, op: str, **args) -> dict:
+        answer = self._round_trip({"kernel": agent_module.encode({"op": op, "args": args})})
+        return agent_module.decode(answer["reply"])
+
+    def source(self, grade_id: str) -> str | None:
+        return self._round_trip({"source": grade_id})["text"]
+
+
+# -- what comes back ----------------------------------------------------------------------
+@dataclass
+class Remote:
+    """An object that stays in the kernel: its type's names (MRO) and a reference."""
+    kernel: "Notebook"
+    ref: int
+    types: list[str]
+    callable: bool
+
+    @property
+    def type_name(self) -> str:
+        return self.types[0].rsplit(".", 1)[-1] if self.types else "?"
+
+    def is_a(self, kind: type) -> bool:
+        return f"{kind.__module__}.{kind.__qualname__}" in self.types
+
+
+@dataclass
+class Call:
+    value: object = None
+    error: StudentError | None = None
+    grads: list = field(default_factory=list)
+    args: list = field(default_factory=list)
+    torch_calls: list[str] = field(default_factory=list)
+
+
+class RemoteFunction(Remote):
+    def call(self, *args, torch_calls=False, backward=False, return_args=False, **kwargs) -> Call:
+        reply = self.kernel.ask("call", ref=self.ref, args=[self.kernel.send(a) for a in args],
+                                kwargs={k: self.kernel.send(v) for k, v in kwargs.items()},
+                                torch_calls=torch_calls, backward=backward, return_args=return_args)
+        return Call(value=self.kernel.receive(reply.get("value")),
+                    error=_student_error(reply.get("error")),
+                    grads=reply.get("grads") or [],
+                    args=[self.kernel.receive(a) for a in reply.get("args", [])],
+                    torch_calls=reply.get("torch_calls", []))
+
+    def __call__(self, *args, **kwargs):
+        """The result, or the student's exception raised here as a StudentError."""
+        done = self.call(*args, **kwargs)
+        if done.error is not None:
+            raise done.error
+        return done.value
+
+
+@dataclass
+class Layer:
+    path: str
+    types: list[str]
+    training: bool
+    in_features: int | None
+    out_features: int | None
+
+    @property
+    def type_name(self) -> str:
+        return self.types[0].rsplit(".", 1)[-1]
+
+    @property
+    def is_linear(self) -> bool:
+        return LINEAR_TYPE in self.types
+
+
+@dataclass
+class Forward:
+    outputs: list
+    records: dict  # path → {"input": ..., "output": ...}
+    error: StudentError | None = None
+
+
+class RemoteModule(RemoteFunction):
+    def describe(self) -> tuple[list[Layer], dict[str, torch.Tensor]]:
+        """Every submodule (path "" is the module itself) and the state dict."""
+        reply = self.kernel.ask("describe", ref=self.ref)
+        return [Layer(**layer) for layer in reply["layers"]], reply["state"]
+
+    def layers(self) -> list[Layer]:
+        return self.describe()[0]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return self.describe()[1]
+
+    def forward(self, inputs: torch.Tensor, training: bool | None = None, record=(),
+                repeat: int = 1) -> Forward:
+        reply = self.kernel.ask("forward", ref=self.ref, inputs=self.kernel.send(inputs),
+                                training=training, record=list(record), repeat=repeat)
+        if reply.get("error"):
+            return Forward([], {}, _student_error(reply["error"]))
+        records = {path: {k: self.kernel.receive(v) for k, v in entry.items()}
+                   for path, entry in reply["records"].items()}
+        return Forward([self.kernel.receive(o) for o in reply["outputs"]], records)
+
+    def __call__(self, inputs):
+        done = self.forward(inputs)
+        if done.error is not None:
+            raise done.error
+        return done.outputs[0]
+
+
+def _student_error(error: dict | None) -> StudentError | None:
+    return StudentError(error["type"], error["message"]) if error else None
+
+
+@dataclass
+class Rerun:
+    """A cell's source run again in a copy of the kernel's namespace."""
+    kernel: "Notebook"
+    scope: str
+    error: StudentError | None
+    overrides: dict  # name → Remote of the modules the checker passed in
+    watch: dict  # path → {"initial": [...], "final": [...], "rows": {"train": n, "eval": n}}
+
+    def has(self, name: str) -> bool:
+        return self.kernel.has(name, scope=self.scope)
+
+    def get(self, name: str):
+        return self.kernel.get(name, scope=self.scope)
+
+
+def module_spec(module: torch.nn.Module) -> dict:
+    """A network of the checker's own (torch.nn layers) as the agent rebuilds it."""
+    name = type(module).__name__
+    if getattr(torch.nn, name, None) is not type(module):
+        raise TypeError(f"only torch.nn modules can be sent, not {name}")
+    spec = {"nn": name, "training": module.training}
+    if isinstance(module, torch.nn.Sequential):
+        spec["layers"] = [module_spec(layer) for layer in module]
+        spec["state"] = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    elif isinstance(module, torch.nn.Linear):
+        spec["args"] = [module.in_features, module.out_features]
+    elif isinstance(module, torch.nn.Dropout):
+        spec["args"] = [module.p]
+    return spec
+
+
+MISSING = object()
+
+
+class Notebook:
+    """The student's notebook for the checks: names, functions, modules, re-runs."""
+
+    def __init__(self, transport: KernelTransport):
+        self.transport = transport
+
+    def ask(self, op: str, **args) -> dict:
+        return self.transport.ask(op, **args)
+
+    # -- values both ways ---------------------------------------------------------------
+    def send(self, value):
+        if isinstance(value, torch.Tensor):
+            return {"tensor": value.detach().clone(), "requires_grad": bool(value.requires_grad)}
+        if isinstance(value, torch.nn.Module):
+            return module_spec(value)
+        if isinstance(value, Remote):
+            return {"ref": value.ref}
+        if isinstance(value, TorchFunction):
+            return {"torch": value.dotted}
+        return value
+
+    def receive(self, plain):
+        if not isinstance(plain, dict):
+            return plain
+        if "tensor" in plain:
+            tensor = plain["tensor"]
+            if plain.get("requires_grad") and (tensor.is_floating_point() or tensor.is_complex()):
+                tensor.requires_grad_(True)
+            return tensor
+        if "sequence" in plain:
+            items = [self.receive(item) for item in plain["sequence"]]
+            return tuple(items) if plain.get("tuple") else items
+        if "mapping" in plain:
+            return {k: self.receive(v) for k, v in plain["mapping"].items()}
+        if "ref" in plain:
+            cls = RemoteModule if MODULE_TYPE in plain["types"] else \
+                RemoteFunction if plain["callable"] else Remote
+            return cls(self, plain["ref"], plain["types"], plain["callable"])
+        return plain
+
+    def has(self, name: str, scope: str = agent_module.USER) -> bool:
+        return self.ask("has", name=name, scope=scope)["value"]
+
+    def get(self, name: str, scope: str = agent_module.USER):
+        """The value at `name`, or MISSING."""
+        reply = self.ask("get", name=name, scope=scope)
+        if reply.get("missing"):
+            return MISSING
+        return self.receive(reply["value"])
+
+    def source(self, grade_id: str) -> str | None:
+        """The submitted source of a cell, from nbgrader's copy of the submission."""
+        return self.transport.source(grade_id)
+
+    # -- state of the kernel ------------------------------------------------------------
+    @contextlib.contextmanager
+    def seeded(self, seed: int):
+        """The kernel's torch random state saved, seeded, and restored afterwards."""
+        self.ask("rng", seed=seed)
+        try:
+            yield
+        finally:
+            self.ask("rng", seed=None)
+
+    @contextlib.contextmanager
+    def bound(self, name: str, value):
+        """`name` in the kernel set to `value` (e.g. TorchFunction(...)) for the block."""
+        self.ask("bind", name=name, value=self.send(value))
+        try:
+            yield
+        finally:
+            self.ask("unbind")
+
+    def rerun(self, source: str, overrides: dict | None = None, drop=(), watch: str | None = None) -> Rerun:
+        reply = self.ask("rerun", source=source,
+                         overrides={k: self.send(v) for k, v in (overrides or {}).items()},
+                         drop=list(drop), watch=watch)
+        return Rerun(self, reply["scope"], _student_error(reply.get("error")),
+                     {k: self.receive(v) for k, v in reply.get("overrides", {}).items()},
+                     reply.get("watch") or {})
+
+
+@dataclass(frozen=True)
+class TorchFunction:
+    """A torch function put in the kernel by name (so no code travels), e.g. as a stand-in."""
+    dotted: str
+
+
+def dumps(message: dict) -> str:
+    return json.dumps(message, ensure_ascii=True)
+
+
+def stdio_transport(protocol_in, protocol_out) -> PipeKernel:
+    def send(message: dict) -> None:
+        protocol_out.write(dumps(message) + "\n")
+        protocol_out.flush()
+
+    def receive() -> dict:
+        line = protocol_in.readline()
+        if not line:
+            sys.exit(0)  # nbgrader's side went away
+        return json.loads(line)
+
+    return PipeKernel(send, receive)

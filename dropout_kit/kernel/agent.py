@@ -1,0 +1,307 @@
+"""The grading agent: the only kit code that runs in a student's grading kernel.
+
+The hidden checks run in a separate checker process (dropout_kit.checker). They reach the
+student's kernel only through the requests answered here: the value of a name, a call of
+the student's function on the checker's inputs, a forward pass of a module, a re-run of a
+cell's source (the checker sends the source, taken from nbgrader's copy of the submission).
+Answers are plain data: tensors, numbers, strings, lists and dicts, serialized with
+torch.save and read back with torch.load(weights_only=True); anything else is described
+by its type, not sent.
+
+This file holds no check and no answer, and it is self-contained: nbgrader's side sends its
+source to the kernel (dropout_kit.broker), so the kernel needs torch and nothing of the kit.
+A student's code can replace or lie through it; the checker therefore recomputes what it can
+and judges behaviour, so a lying kernel has to produce correct behaviour to pass.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import sys
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+REPLY_MIME = "application/vnd.dropout-kit.reply+json"
+USER = "user"  # the scope of the kernel's own namespace
+
+
+def encode(obj) -> str:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode(text: str):
+    return torch.load(io.BytesIO(base64.b64decode(text)), weights_only=True)
+
+
+def type_names(obj) -> list[str]:
+    return [f"{t.__module__}.{t.__qualname__}" for t in type(obj).__mro__]
+
+
+def error_of(error: BaseException) -> dict:
+    return {"type": type(error).__name__, "message": str(error)[:2000]}
+
+
+class _TorchCalls(TorchFunctionMode):
+    def __init__(self):
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def _build_module(spec: dict) -> torch.nn.Module:
+    """A torch.nn module from {"nn": class name, "args": [...], "layers": [specs]}, its
+    state and its mode: how the checker hands networks of its own to the student's code."""
+    cls = getattr(torch.nn, spec["nn"])
+    if spec.get("layers") is not None:
+        module = cls(*(_build_module(layer) for layer in spec["layers"]))
+    else:
+        module = cls(*spec.get("args", ()))
+    if spec.get("state"):
+        module.load_state_dict(spec["state"])
+    module.train(spec.get("training", True))
+    return module
+
+
+class Agent:
+    """Answers the checker's requests against one namespace (the kernel's user_ns)."""
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+        self.scopes: dict[str, dict] = {USER: namespace}
+        self.refs: dict[int, object] = {}
+        self._rng_saved = []
+        self._bound = []
+
+    # -- plain data out ---------------------------------------------------------------
+    def plain(self, obj, depth: int = 0):
+        """`obj` as data the checker can load, or a description with a reference."""
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        if isinstance(obj, torch.Tensor) and type(obj) is torch.Tensor or isinstance(obj, torch.nn.Parameter):
+            return {"tensor": obj.detach().clone(), "requires_grad": bool(obj.requires_grad),
+                    "grad_fn": obj.grad_fn is not None}
+        if depth < 3 and type(obj) in (list, tuple) and len(obj) <= 1000:
+            return {"sequence": [self.plain(item, depth + 1) for item in obj],
+                    "tuple": type(obj) is tuple}
+        if depth < 3 and type(obj) is dict and len(obj) <= 1000 and all(isinstance(k, str) for k in obj):
+            return {"mapping": {k: self.plain(v, depth + 1) for k, v in obj.items()}}
+        self.refs[id(obj)] = obj
+        return {"ref": id(obj), "types": type_names(obj), "callable": callable(obj)}
+
+    def value_in(self, value):
+        """A value sent by the checker, made live: tensors, numbers, modules built from specs."""
+        if isinstance(value, dict):
+            if "tensor" in value:
+                tensor = value["tensor"].clone()
+                return tensor.requires_grad_(True) if value.get("requires_grad") else tensor
+            if "nn" in value:
+                return _build_module(value)
+            if "ref" in value:
+                return self.refs[value["ref"]]
+            if "torch" in value:  # a torch function by dotted name, e.g. torch.nn.functional.dropout
+                target = torch
+                for part in value["torch"].split(".")[1:]:
+                    target = getattr(target, part)
+                return target
+            if "mapping" in value:
+                return {k: self.value_in(v) for k, v in value["mapping"].items()}
+        if isinstance(value, list):
+            return [self.value_in(v) for v in value]
+        return value
+
+    # -- the requests -----------------------------------------------------------------
+    def answer(self, request: dict) -> dict:
+        op = getattr(self, "op_" + request.get("op", ""), None)
+        if op is None:
+            return {"error": {"type": "UnknownRequest", "message": str(request.get("op"))}}
+        quiet = io.StringIO()
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            return op(**request.get("args", {}))
+
+    def op_has(self, name: str, scope: str = USER) -> dict:
+        return {"value": name in self.scopes[scope]}
+
+    def op_get(self, name: str, scope: str = USER) -> dict:
+        namespace = self.scopes[scope]
+        if name not in namespace:
+            return {"missing": True}
+        return {"value": self.plain(namespace[name])}
+
+    def op_rng(self, seed: int | None = None) -> dict:
+        """seed: torch's global random state saved and seeded; None: the saved state back."""
+        if seed is not None:
+            self._rng_saved.append(torch.random.get_rng_state())
+            torch.manual_seed(seed)
+        elif self._rng_saved:
+            torch.random.set_rng_state(self._rng_saved.pop())
+        return {}
+
+    def op_bind(self, name: str, value, scope: str = USER) -> dict:
+        """Puts `value` at `name` until op_unbind (e.g. a correct dropout in place of the
+        student's, while another part is judged)."""
+        namespace = self.scopes[scope]
+        self._bound.append((namespace, name, name in namespace, namespace.get(name)))
+        namespace[name] = self.value_in(value)
+        return {}
+
+    def op_unbind(self) -> dict:
+        if self._bound:
+            namespace, name, existed, old = self._bound.pop()
+            if existed:
+                namespace[name] = old
+            else:
+                namespace.pop(name, None)
+        return {}
+
+    def op_call(self, ref: int, args=(), kwargs=None, torch_calls: bool = False,
+                backward: bool = False, return_args: bool = False) -> dict:
+        """Calls a function of the student's; optionally records every torch function it
+        reached, back-propagates the sum of its result, and returns the arguments after."""
+        leaves = [self.value_in(a) for a in args]
+        # A tensor that needs a gradient goes in as a copy of a leaf (as `x.clone()` in
+        # the caller's code would): in-place operations on it work, gradients reach the leaf.
+        live = [a.clone() if isinstance(a, torch.Tensor) and a.requires_grad else a for a in leaves]
+        live_kwargs = {k: self.value_in(v) for k, v in (kwargs or {}).items()}
+        mode = _TorchCalls() if torch_calls else contextlib.nullcontext()
+        reply: dict = {}
+        try:
+            with mode:
+                result = self.refs[ref](*live, **live_kwargs)
+            reply["value"] = self.plain(result)
+            if backward and isinstance(result, torch.Tensor) and result.requires_grad:
+                result.sum().backward()
+                reply["grads"] = [a.grad.clone() if isinstance(a, torch.Tensor) and a.grad is not None
+                                  else None for a in leaves]
+        except Exception as error:
+            reply["error"] = error_of(error)
+        if torch_calls:
+            reply["torch_calls"] = sorted(set(mode.names))
+        if return_args:
+            reply["args"] = [self.plain(a) for a in live]
+        return reply
+
+    def op_describe(self, ref: int) -> dict:
+        """A module's layers (path, class, mode, Linear sizes) and its state."""
+        module = self.refs[ref]
+        layers = []
+        for path, sub in module.named_modules():
+            layers.append({"path": path, "types": type_names(sub), "training": bool(sub.training),
+                           "in_features": getattr(sub, "in_features", None),
+                           "out_features": getattr(sub, "out_features", None)})
+        state = {k: v.detach().clone() for k, v in module.state_dict().items()
+                 if isinstance(v, torch.Tensor)}
+        return {"layers": layers, "state": state}
+
+    def op_forward(self, ref: int, inputs, training: bool | None = None, record=(),
+                   repeat: int = 1) -> dict:
+        """`repeat` passes of a module on `inputs` without autograd, in the given mode (the
+        modes restored afterwards), recording the first input and the output of the
+        submodules at the paths in `record`."""
+        module = self.refs[ref]
+        x = self.value_in(inputs)
+        seen: dict = {}
+        by_path = dict(module.named_modules())
+
+        def recorder(path):
+            def hook(_module, args, out):
+                if path not in seen:
+                    seen[path] = {"input": self.plain(args[0] if args else None), "output": self.plain(out)}
+            return hook
+
+        hooks = [by_path[p].register_forward_hook(recorder(p)) for p in record if p in by_path]
+        modes = {m: m.training for m in module.modules()}
+        outputs = []
+        try:
+            if training is not None:
+                module.train(training)
+            with torch.no_grad():
+                for _ in range(repeat):
+                    outputs.append(self.plain(module(x)))
+        except Exception as error:
+            return {"error": error_of(error)}
+        finally:
+            for hook in hooks:
+                hook.remove()
+            for sub, mode in modes.items():
+                sub.training = mode
+        return {"outputs": outputs, "records": seen}
+
+    def op_rerun(self, source: str, overrides=None, drop=(), watch: str | None = None) -> dict:
+        """Runs a cell's source in a copy of the kernel's namespace (less `drop`, plus
+        `overrides`). Its output and figures are discarded; its error is returned. With
+        `watch`, every module's first parameters and the rows each Linear layer saw (by
+        training mode) are recorded and reported by path within the module named `watch`."""
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        scope = {k: v for k, v in self.namespace.items() if k not in drop}
+        live = {k: self.value_in(v) for k, v in (overrides or {}).items()}
+        scope.update(live)
+        watched: dict[int, dict] = {}
+
+        def pre_hook(module, args):
+            entry = watched.setdefault(id(module), {
+                "initial": [p.detach().clone() for p in module.parameters(recurse=False)],
+                "rows": {"train": 0, "eval": 0}})
+            if isinstance(module, torch.nn.Linear) and args and isinstance(args[0], torch.Tensor):
+                entry["rows"]["train" if module.training else "eval"] += args[0].numel() // module.in_features
+
+        handle = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook) if watch else None
+        figures = _figure_numbers()
+        error = None
+        try:
+            code = compile(TransformerManager().transform_cell(source), "<student>", "exec")
+            exec(code, scope)
+        except Exception as caught:
+            error = error_of(caught)
+        finally:
+            if handle is not None:
+                handle.remove()
+            _close_new_figures(figures)
+        key = f"rerun-{len(self.scopes)}"
+        self.scopes[key] = scope
+        reply = {"scope": key, "error": error,
+                 "overrides": {k: self.plain(v) for k, v in live.items() if isinstance(v, torch.nn.Module)}}
+        target = scope.get(watch) if watch else None
+        if isinstance(target, torch.nn.Module):
+            reply["watch"] = {
+                path: {**watched[id(m)], "final": [p.detach().clone() for p in m.parameters(recurse=False)]}
+                for path, m in target.named_modules() if id(m) in watched}
+        return reply
+
+    def op_forget(self, scope: str) -> dict:
+        if scope != USER:
+            self.scopes.pop(scope, None)
+        return {}
+
+
+def _figure_numbers() -> set:
+    plt = sys.modules.get("matplotlib.pyplot")
+    return set(plt.get_fignums()) if plt is not None else set()
+
+
+def _close_new_figures(before: set) -> None:
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+
+
+def serve(agent: Agent, payload: str, nonce: str) -> None:
+    """Answers one request sent by nbgrader's side as a display message of REPLY_MIME."""
+    from IPython.display import publish_display_data
+    try:
+        reply = agent.answer(decode(payload))
+    except Exception as error:  # a broken request or a namespace the student broke
+        reply = {"error": error_of(error)}
+    try:
+        data = encode(reply)
+    except Exception as error:
+        data = encode({"error": error_of(error)})
+    publish_display_data({REPLY_MIME: {"nonce": nonce, "data": data}})
