@@ -61,7 +61,7 @@ c.SandboxKernelManager.max_file_size_mb = 64
 c.SandboxKernelManager.tmp_size_mb = 256
 # One torch/OpenMP thread per kernel, whoever starts the grading (two `nbgrader autograde`
 # runs at once would otherwise each spin one thread per core).
-c.SandboxKernelManager.threads = 1
+c.SandboxKernelManager.threads = int(os.environ.get("DROPOUT_KIT_KERNEL_THREADS", "1"))
 # Bounded time: c.Execute.timeout (above) per cell, this per notebook (restarts included).
 c.SafeExecute.notebook_timeout = 900
 c.SafeExecute.max_kernel_restarts = 3

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from dropout_kit import settings
 from dropout_kit.cells import grade_id
+from dropout_kit.fingerprint import folder_files, grading_fingerprint
 from dropout_kit.progress import Progress
 
 # Environment of every grading kernel (inherited from its worker).
@@ -180,23 +181,14 @@ def _digest(files: list[Path], base: Path) -> str:
     return sha.hexdigest()
 
 
-def _files(folder: Path) -> list[Path]:
-    skip = {".ipynb_checkpoints", "__pycache__"}
-    return [p for p in folder.rglob("*") if p.is_file() and not skip & set(p.relative_to(folder).parts)]
-
-
 def submission_checksum(paths: CoursePaths, student: str) -> str:
-    return _digest(_files(paths.submission_dir(student)), paths.submission_dir(student))
+    return _digest(folder_files(paths.submission_dir(student)), paths.submission_dir(student))
 
 
 def checks_fingerprint(paths: CoursePaths) -> str:
-    """What grading depends on besides the submission: the assignment's source and the
-    hidden checks. An instructor who fixes a check gets every submission regraded."""
-    files = _files(paths.root / "source" / paths.assignment)
-    grader_tests = paths.root / "grader_tests"
-    if grader_tests.is_dir():
-        files += [p for p in _files(grader_tests) if p.suffix in (".py", ".ini", ".pt")]
-    return _digest(files, paths.root)
+    """What grading depends on besides the submission (dropout_kit.fingerprint): a fix to a
+    check, to the kit's own code or to the course configuration regrades every submission."""
+    return grading_fingerprint(paths.root, paths.assignment)
 
 
 def _database_key(db_url: str) -> str:

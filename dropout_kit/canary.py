@@ -14,7 +14,6 @@ pre-convert hook, once per environment, kit version, torch version and checks fi
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 import nbformat
 
 import dropout_kit
+from dropout_kit.fingerprint import grading_fingerprint
 
 CACHE_ENV = "DROPOUT_KIT_CACHE"
 
@@ -72,16 +72,8 @@ def kit_copy_problem() -> str | None:
 
 def fingerprint(grader_tests: Path, source_notebook: Path) -> str:
     """What a passed canary stays valid for: this environment, kit, torch and checks."""
-    digest = hashlib.sha256()
-    import torch
-    for part in (sys.prefix, str(kit_folder()), _version("dropout-kit"), torch.__version__):
-        digest.update(part.encode() + b"\0")
-    files = [*sorted(kit_folder().rglob("*.py")), *sorted(p for p in grader_tests.rglob("*") if p.is_file()),
-             source_notebook]
-    for path in files:
-        if "__pycache__" not in path.parts:
-            digest.update(str(path.name).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:32]
+    return grading_fingerprint(grader_tests.parent, source_notebook.parent.name,
+                               sys.prefix, str(kit_folder()), _version("dropout-kit"))[:32]
 
 
 def _version(package: str) -> str:
