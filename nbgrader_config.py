@@ -38,8 +38,9 @@ c.GenerateFeedback.preprocessors = [
 ]
 
 # The hidden checks are found through this variable by the grading kernel, whose
-# working directory is autograded/<student>/dropout/.
-os.environ.setdefault(settings.GRADER_TESTS_ENV, str(COURSE_ROOT / "grader_tests"))
+# working directory is autograded/<student>/dropout/. Assigned, not defaulted: a value
+# left in the environment (another course, an old clone) must not choose the checks.
+os.environ[settings.GRADER_TESTS_ENV] = str(COURSE_ROOT / "grader_tests")
 
 # nbgrader runs `alembic` as a subprocess: make this environment's bin/ reachable
 # even when nobody activated it.
