@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import re
 import subprocess
 import zlib
@@ -106,15 +107,17 @@ def _as_texts(data: bytes) -> list[str]:
 
 
 def decoded_views(text: str) -> list[str]:
-    """The text, plus what every base64-looking or hex run of it decodes (and inflates) to;
-    runs split over lines are joined first."""
-    views = [text]
+    """The text (also with HTML entities decoded), plus what every base64-looking or hex
+    run of it decodes (and inflates) to; runs split over lines are joined first."""
+    views = [text, html.unescape(text)]
     for source in (text, re.sub(r"\s+", "", text)):
         for run in B64_RUN.findall(source):
             body = run.rstrip("=").replace("-", "+").replace("_", "/")
             for start in range(4):  # a run may begin inside a group of four
                 chunk = body[start:]
-                chunk = chunk[: len(chunk) - len(chunk) % 4]
+                if len(chunk) % 4 == 1:  # no whole byte in the last character
+                    chunk = chunk[:-1]
+                chunk += "=" * (-len(chunk) % 4)
                 try:
                     views += _as_texts(base64.b64decode(chunk, validate=True))
                 except (binascii.Error, ValueError):
@@ -196,7 +199,7 @@ def test_no_hidden_line_reaches_the_student(graded, hidden, student):
 
 # -- the leak detector itself ------------------------------------------------------------------
 def test_leak_detector_finds_encoded_lines_and_spares_the_students_own():
-    secret = "def test_hidden_check(ns):  # only the grader knows"
+    secret = 'def test_hidden_check(ns):  return ns["x"] > 0  # only the grader knows'
     hidden = {secret}
     page = "some report\n{}\nmore"
     encodings = {
@@ -207,6 +210,7 @@ def test_leak_detector_finds_encoded_lines_and_spares_the_students_own():
         "hex": secret.encode().hex(),
         "zlib+hex": zlib.compress(secret.encode()).hex(),
         "inside a line": f"<pre>  {secret} </pre>",
+        "HTML-escaped": html.escape(f"<pre>{secret}</pre>"),
     }
     for name, shown in encodings.items():
         assert leaked(hidden, page.format(shown), own="") == [secret], name
