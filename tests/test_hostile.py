@@ -4,21 +4,26 @@ The hostile corpus (tests/hostile/corpus.py) and two correct submissions are gra
 ONE `nbgrader autograde` run of a scratch copy of the course, through the repository's
 nbgrader_config.py (sandboxed kernels, SafeExecute, robust intake), with short limits
 on the command line (tests/hostile/grading_run.py). Then:
-  * the run exits 0 within the bound its limits guarantee,
+  * the run exits 0 within the time its cases can legitimately cost, and every
+    submission's notebook within its own budget (tests/hostile/grading_run.py),
   * the correct students (one graded before the hostile ones, one after) have full marks,
   * every submission has a score in every autograder cell (none blank),
   * each case ends as it states: the parts it breaks score 0, the others are graded,
     its attack left no trace in its outputs, the failures are recorded,
   * grader_tests/, source/, release/ and the gradebook's structure are unchanged.
+A DROPOUT_KIT_GRADER_TESTS left in nbgrader's environment (another course's checks) does
+not change any grade.
 A second, small run without namespaces (the documented fallback) shows that the limits
 still hold, that the log warns, and that the isolation checks above do detect a
 successful attack (there, they succeed).
 """
 from __future__ import annotations
 
+import nbformat
 import pytest
 
-from dropout_kit import gradebook
+from dropout_kit import gradebook, samples, settings
+from dropout_kit.cells import grade_id
 from hostile import corpus, grading_run
 
 pytestmark = pytest.mark.slow
@@ -35,7 +40,14 @@ def graded(tmp_path_factory) -> grading_run.Run:
 
 def test_the_run_exits_cleanly_within_its_bound(graded):
     assert graded.returncode == 0, graded.log[-5000:]
-    assert graded.wall < grading_run.wall_bound(len(graded.students))
+    assert graded.wall < grading_run.wall_bound(graded.students)
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_each_submission_within_its_budget(graded, student):
+    """A case's notebook takes what an ordinary one takes, plus its time-outs and restarts."""
+    seconds = graded.kernel_seconds()  # none for a notebook that was never executed
+    assert seconds.get(student, 0.0) <= grading_run.budget(graded.students[student]), seconds
 
 
 @pytest.mark.parametrize("student", list(corpus.CORRECT))
@@ -62,7 +74,7 @@ def test_each_case_ends_as_stated(graded, case):
     assert {c: cells[c].score for c in case.full} == {c: cells[c].max_score for c in case.full}
     assert {c: cells[c].score for c in case.zero} == {c: 0 for c in case.zero}
     for cell in case.partial:
-        assert 0 <= cells[cell].score < cells[cell].max_score, cell
+        assert 0 < cells[cell].score < cells[cell].max_score, cell
     for word in case.shown:
         assert word in outputs
     for word in case.blocked:
@@ -153,3 +165,44 @@ def test_kernel_sees_none_of_the_graders_extra_import_paths(tmp_path, monkeypatc
         return "".join(seen)
 
     assert asyncio.run(listing()).split() == ["False", str(workdir)]
+
+
+# Checks every submission passes, in another course's folder.
+FAKE_CHECK = '''import pytest
+
+
+@pytest.mark.points({points})
+def test_anything():
+    """모두 통과"""
+'''
+
+
+@pytest.fixture(scope="module")
+def graded_with_a_stale_checks_variable(tmp_path_factory) -> grading_run.Run:
+    """A reference and a blank submission graded while nbgrader's environment still names
+    another course's checks (DROPOUT_KIT_GRADER_TESTS left over from elsewhere)."""
+    work = tmp_path_factory.mktemp("stale")
+    course = grading_run.scratch_course(work / "course")
+    stale = work / "other-course" / "grader_tests"
+    stale.mkdir(parents=True)
+    (stale / "pytest.ini").write_text((course / "grader_tests" / "pytest.ini").read_text())
+    release = samples.release_notebook(course)
+    for cell in nbformat.read(release, as_version=4).cells:
+        if grade_id(cell) in gradebook.AUTO_CELLS:
+            (stale / f"{grade_id(cell)}.py").write_text(
+                FAKE_CHECK.format(points=cell.metadata.nbgrader["points"]))
+    reference = samples.reference_answers(samples.source_notebook(course))
+    students = {"reference": samples.assemble(release, reference), "blank": nbformat.read(release, as_version=4)}
+    for student, nb in students.items():
+        corpus.write_submission(course / "submitted" / student / settings.ASSIGNMENT, nb, None, course,
+                                grading_run.STAMP)
+    return grading_run.autograde(course, dict.fromkeys(students), env={settings.GRADER_TESTS_ENV: str(stale)})
+
+
+def test_a_stale_checks_variable_does_not_change_grades(graded_with_a_stale_checks_variable):
+    run = graded_with_a_stale_checks_variable
+    assert run.returncode == 0, run.log[-5000:]
+    scores = {student: {c: run.grades[student][c].score for c in gradebook.AUTO_CELLS}
+              for student in ("reference", "blank")}
+    assert scores == {"reference": {c: run.grades["reference"][c].max_score for c in gradebook.AUTO_CELLS},
+                      "blank": dict.fromkeys(gradebook.AUTO_CELLS, 0)}

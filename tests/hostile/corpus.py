@@ -27,7 +27,8 @@ import nbformat
 from dropout_kit import samples
 
 MY_DROPOUT = ("test_my_dropout_mask", "test_my_dropout_scale")
-ALL_TESTS = ("test_split", *MY_DROPOUT, "test_dropout_net", "test_eval_predict")
+BLANK = ("test_dropout_net", "test_eval_predict")  # the parts a case leaves blank
+ALL_TESTS = ("test_split", *MY_DROPOUT, *BLANK)
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,16 @@ class Case:
     damage: Callable[[dict], object] | None = None  # notebook JSON → what is written
     files: dict[str, object] = field(default_factory=dict)  # name → size in bytes or Link
     full: tuple[str, ...] = MY_DROPOUT  # autograder cells that keep full points
-    zero: tuple[str, ...] = ("test_split",)  # autograder cells that must score 0
-    partial: tuple[str, ...] = ()  # autograder cells that must lose some points
+    zero: tuple[str, ...] = ("test_split", *BLANK)  # autograder cells that must score 0
+    partial: tuple[str, ...] = ()  # autograder cells that must score strictly between 0 and full
     shown: tuple[str, ...] = ()  # words that must appear in some cell's output
     blocked: tuple[str, ...] = ()  # words that must not appear (the attack worked)
     errors: tuple[str, ...] = ()  # error names the grading must have recorded
     noted: str = ""  # words of the note the intake puts in the notebook
     logged: bool = False  # the log names this student as a problem
+    # What grading it may legitimately cost beyond an ordinary submission (the run's time bound):
+    timeouts: int = 0  # cells stopped at their time limit
+    restarts: int = 0  # kernel restarts (each with a replay of the cells that had run)
 
 
 @dataclass(frozen=True)
@@ -83,13 +87,25 @@ OS_EXIT = "import os\nos._exit(3)"
 
 SEGFAULT = "import ctypes\nctypes.string_at(0)"
 
+# Says which happened: the kill refused, or sent and then whether the parent is still there
+# (a dead parent leaves the kernel to another parent, or takes it along).
 KILL_PARENT = """\
-import os, signal
+import os, signal, time
+parent = os.getppid()
 try:
-    os.kill(os.getppid(), signal.SIGKILL)
+    os.kill(parent, signal.SIGKILL)
+    print("KILL " + "SENT")
 except OSError as error:
-    print(error)
-print("PARENT" + " SURVIVED")"""
+    print("KILL " + "REFUSED", type(error).__name__)
+time.sleep(0.5)
+try:
+    os.kill(parent, 0)
+    alive = True
+except PermissionError:  # there, but not ours to signal
+    alive = True
+except ProcessLookupError:
+    alive = False
+print("PARENT " + ("SURVIVED" if alive and os.getppid() == parent else "DIED"))"""
 
 EXIT = "exit()"
 
@@ -302,25 +318,28 @@ def change_metadata(data: dict) -> dict:
 
 # -- the corpus ------------------------------------------------------------------------
 CASES: tuple[Case, ...] = (
-    Case("hang", "cell sleeps forever (interrupt works)", split=HANG, errors=("CellTimeoutError",)),
+    Case("hang", "cell sleeps forever (interrupt works)", split=HANG, errors=("CellTimeoutError",),
+         timeouts=1),
     Case("ignore-interrupt", "loop that catches KeyboardInterrupt", split=IGNORE_INTERRUPT,
-         errors=("KernelUnresponsive",)),
+         errors=("KernelUnresponsive",), timeouts=1, restarts=1),
     Case("native-call", "long native call, SIGINT never reaches Python", split=NATIVE_CALL,
-         errors=("KernelUnresponsive",)),
-    Case("os-exit", "os._exit(3) kills the kernel", split=OS_EXIT, errors=("KernelDied",)),
-    Case("segfault", "segmentation fault in the kernel", split=SEGFAULT, errors=("KernelDied",)),
+         errors=("KernelUnresponsive",), timeouts=1, restarts=1),
+    Case("os-exit", "os._exit(3) kills the kernel", split=OS_EXIT, errors=("KernelDied",), restarts=1),
+    Case("segfault", "segmentation fault in the kernel", split=SEGFAULT, errors=("KernelDied",),
+         restarts=1),
     Case("dies-in-checks", "my_dropout kills the kernel when the checks call it",
-         answers={"my_dropout": DIES_IN_CHECKS}, full=(), zero=("test_split", *MY_DROPOUT),
-         errors=("KernelDied",)),
+         answers={"my_dropout": DIES_IN_CHECKS}, full=(), zero=ALL_TESTS,
+         errors=("KernelDied",), restarts=2),
     Case("kill-parent", "SIGKILL to the kernel's parent process", split=KILL_PARENT,
-         shown=("PARENT SURVIVED",)),
-    Case("exit-kernel", "exit() in a cell", split=EXIT, errors=("KernelExited",)),
+         shown=("PARENT SURVIVED",), blocked=("PARENT DIED",)),
+    Case("exit-kernel", "exit() in a cell", split=EXIT, errors=("KernelExited",), restarts=1),
     Case("fork-loop", "forks children until refused", split=FORK_LOOP,
          shown=("FORK REFUSED",), blocked=("FORK NOT REFUSED",)),
     Case("memory-hog", "allocates 64 MiB blocks until refused", split=MEMORY_HOG,
          shown=("MEMORY REFUSED",), blocked=("MEMORY NOT REFUSED",)),
     Case("print-flood", "prints 10^6 lines", split=PRINT_FLOOD, shown=("출력이 너무 많아",)),
-    Case("huge-message", "one 100 MB output message", split=HUGE_MESSAGE, errors=("KernelUnresponsive",)),
+    Case("huge-message", "one 100 MB output message", split=HUGE_MESSAGE, errors=("KernelUnresponsive",),
+         restarts=1),
     Case("gradebook", "overwrites and deletes gradebook.db", split=GRADEBOOK,
          blocked=("GRADEBOOK WRITTEN", "GRADEBOOK DELETED")),
     Case("grader-tests", "rewrites grader_tests/test_split.py", split=GRADER_TESTS,
@@ -330,7 +349,7 @@ CASES: tuple[Case, ...] = (
     Case("network", "connects to the host's loopback and the internet", split=NETWORK,
          blocked=("NETWORK OPEN",)),
     Case("monkeypatch", "patches torch.equal/allclose and builtins.isinstance", split=MONKEYPATCH,
-         answers={"my_dropout": IDENTITY}, full=(), zero=()),
+         answers={"my_dropout": IDENTITY}, full=()),
     Case("score-above-points", "grade() patched to return 99", split=SCORE_ABOVE,
          full=(), zero=ALL_TESTS, errors=("InvalidScore",)),
     Case("score-not-a-number", "grade() patched to return None", split=SCORE_NONE,

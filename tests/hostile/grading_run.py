@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import html
+import re
 import socket
 import sqlite3
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 import nbformat
 
 from dropout_kit import gradebook, samples, settings
+from dropout_kit.batch import SINGLE_THREAD_ENV
 from dropout_kit.commands import nbgrader
 from dropout_kit.course import copy_course
 
@@ -45,10 +48,34 @@ def limit_flags(cell_timeout: int = CELL_TIMEOUT, notebook_timeout: int = NOTEBO
     ]
 
 
-def wall_bound(submissions: int, notebook_timeout: int = NOTEBOOK_TIMEOUT) -> float:
-    """What the design guarantees: each submission within its notebook budget, plus
-    reading, a final kernel kill and writing (60 s), plus nbgrader's start (120 s)."""
-    return submissions * (notebook_timeout + 60) + 120
+# What grading can legitimately cost, from times measured with these limits on 2 cores
+# (sandbox on, one torch thread per kernel; `python -m benchmarks.sandbox`, table b): a
+# case's notebook takes 4-8 s of kernel time, a correct one (two trainings and every
+# check) 10 s, a kernel restart with the replay of the cells that had run 3-8 s, and
+# nbgrader spends about 1 s per submission outside the kernel. On a machine shared with
+# other work these grew up to 9 times (a correct notebook 90 s with torch's default
+# threads), so the budgets are generous; they still fail a cell that is not stopped at its
+# limit or a notebook that runs into NOTEBOOK_TIMEOUT.
+CASE_SECONDS = 45  # one hostile case's notebook, kernel start to kill
+CORRECT_SECONDS = 150  # one correct notebook
+RESTART_SECONDS = 30  # a kernel restart and its replay
+OUTSIDE_KERNEL_SECONDS = 5  # per submission: reading, sanitizing, saving grades
+START_SECONDS = 60  # nbgrader's start, the gradebook
+
+
+def budget(case: corpus.Case | None) -> float:
+    """Kernel time one submission may take: an ordinary notebook (a correct one does the
+    most work), plus the limit of each cell the case makes time out, plus each kernel
+    restart it causes."""
+    if case is None:
+        return CORRECT_SECONDS
+    return CASE_SECONDS + case.timeouts * CELL_TIMEOUT + case.restarts * RESTART_SECONDS
+
+
+def wall_bound(students: dict[str, corpus.Case | None]) -> float:
+    """The whole run: nbgrader's start plus, per submission, its budget and the work outside
+    the kernel."""
+    return START_SECONDS + sum(budget(case) + OUTSIDE_KERNEL_SECONDS for case in students.values())
 
 
 @dataclass
@@ -75,6 +102,27 @@ class Run:
                 parts.append(output.get("evalue", ""))
         return "\n".join(parts)
 
+    def every_output_text(self, student: str) -> str:
+        """All that the graded notebook's outputs hold: streams, every data type, errors."""
+        parts = []
+        for cell in self.notebook(student).cells:
+            for output in cell.get("outputs", []):
+                parts += [str(output.get("text", "")), str(output.get("evalue", ""))]
+                parts += [str(line) for line in output.get("traceback", [])]
+                parts += [str(value) for value in output.get("data", {}).values()]
+        return "\n".join(parts)
+
+    def feedback_text(self, student: str) -> str:
+        """The feedback page nbgrader generated for the student, HTML entities decoded."""
+        page = (self.course / "feedback" / student / settings.ASSIGNMENT
+                / settings.NOTEBOOK.replace(".ipynb", ".html"))
+        return html.unescape(page.read_text(encoding="utf-8"))
+
+    def kernel_seconds(self) -> dict[str, float]:
+        """Per student: SafeExecute's time for the notebook (kernel start to kill)."""
+        return {m.group(1): float(m.group(2))
+                for m in re.finditer(r"SafeExecute: student (\S+): ([0-9.]+) s, ", self.log)}
+
     def error_names(self, student: str) -> set[str]:
         return {o.get("ename") for c in self.notebook(student).cells
                 for o in c.get("outputs", []) if o.get("output_type") == "error"}
@@ -83,18 +131,27 @@ class Run:
         return "\n".join(c.source for c in self.notebook(student).cells if c.cell_type == "markdown")
 
 
+# The submission time written beside every submission (before any due date).
+STAMP = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=datetime.timezone.utc).strftime(
+    "%Y-%m-%d %H:%M:%S.%f %Z")
+
+
+def scratch_course(dest: Path) -> Path:
+    """A copy of the repository's course at `dest` with the assignment generated."""
+    course = copy_course(REPO, dest)
+    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=course)
+    return course
+
+
 def prepare(dest: Path, cases: tuple[corpus.Case, ...] = corpus.CASES,
             correct: tuple[str, ...] = tuple(corpus.CORRECT)) -> tuple[Path, dict, socket.socket]:
     """A scratch course with the assignment generated and the class in submitted/."""
-    course = copy_course(REPO, dest)
-    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=course)
+    course = scratch_course(dest)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     reference = samples.reference_answers(samples.source_notebook(course))
-    stamp = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=datetime.timezone.utc).strftime(
-        "%Y-%m-%d %H:%M:%S.%f %Z")
-    students = corpus.build_class(course, reference, listener.getsockname()[1], stamp,
+    students = corpus.build_class(course, reference, listener.getsockname()[1], STAMP,
                                   cases=cases, correct=correct)
     return course, students, listener
 
@@ -117,11 +174,12 @@ def snapshot(course: Path) -> dict[str, object]:
 
 
 def autograde(course: Path, students: dict, mode: str = "namespaces",
-              flags: list[str] | None = None) -> Run:
+              flags: list[str] | None = None, env: dict[str, str] | None = None) -> Run:
     before = snapshot(course)
     started = time.monotonic()
     done = nbgrader("autograde", settings.ASSIGNMENT, "--force", *(limit_flags() if flags is None else flags),
-                    cwd=course, env={"DROPOUT_KIT_SANDBOX": mode}, check=False)
+                    cwd=course, env={"DROPOUT_KIT_SANDBOX": mode, **SINGLE_THREAD_ENV, **(env or {})},
+                    check=False)
     wall = time.monotonic() - started
     db = course / "gradebook.db"
     grades = gradebook.cell_grades(f"sqlite:///{db}") if db.exists() else {}

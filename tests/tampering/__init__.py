@@ -1,0 +1,1 @@
+"""Submissions that forge their grade or read the hidden checks, for tests/test_tampering.py."""

@@ -1,0 +1,218 @@
+"""Grades cannot be forged and the hidden checks cannot be read from a submission (issue 12).
+
+The tampering corpus (tests/tampering/corpus.py), the same answers without the attacks
+(honest twins) and two correct submissions are graded in ONE `nbgrader autograde` run of a scratch copy of the course, with the short limits of the
+hostile run (tests/hostile/grading_run.py), then `nbgrader generate_feedback` makes every
+student's feedback page. Then:
+  * both commands succeed, the correct students have full marks,
+  * in every case each right part keeps its points and each wrong or blank part loses
+    points, whatever the attack did (one rule: forged points and points an attack cost
+    an honest answer both show up), and the attack did run,
+  * every case scores exactly what its honest twin scores: an attack changes no score
+    (the twins themselves score as the cases state, which checks the statements),
+  * no line of the hidden checks (grader_tests/, and what the instructor's notebook holds
+    beyond the released one) appears in any feedback page or graded notebook's outputs,
+    in clear or base64 / zlib / hex encoded, unless the student wrote it themselves.
+These are expectations on behaviour (submissions in, scores and feedback out): they hold
+for any way of running the checks.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import subprocess
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dropout_kit import gradebook, samples, settings
+from dropout_kit.commands import nbgrader
+from hostile import grading_run
+from tampering import corpus
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+CASES = corpus.CASES
+HONEST = [corpus.honest_id(name) for name in corpus.HONEST]
+STUDENTS = [corpus.CORRECT[0], *HONEST, *(corpus.student_id(case) for case in CASES), *corpus.CORRECT[1:]]
+# A hidden line shorter than this (after stripping) is too common to count as a leak.
+MIN_LINE = 20
+
+
+@dataclass
+class Graded:
+    run: grading_run.Run
+    feedback: subprocess.CompletedProcess  # `nbgrader generate_feedback`
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> Graded:
+    course = grading_run.scratch_course(tmp_path_factory.mktemp("tampering") / "course")
+    reference = samples.reference_answers(samples.source_notebook(course))
+    context = corpus.Context(course=course, repo=REPO)
+    students = corpus.build_class(course, reference, context, grading_run.STAMP)
+    run = grading_run.autograde(course, students)
+    feedback = nbgrader("generate_feedback", settings.ASSIGNMENT, "--force", cwd=course, check=False)
+    return Graded(run, feedback)
+
+
+@pytest.fixture(scope="module")
+def grades(graded) -> dict[str, dict[str, gradebook.CellGrade]]:
+    return graded.run.grades
+
+
+# -- what counts as a leak -----------------------------------------------------------------
+def text_lines(text: str) -> set[str]:
+    return {line.strip() for line in text.splitlines() if len(line.strip()) >= MIN_LINE}
+
+
+def notebook_text(path: Path) -> str:
+    return "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+
+
+def hidden_lines(course: Path) -> set[str]:
+    """Every non-trivial line of grader_tests/ and of the instructor's notebook that the
+    released notebook does not hold."""
+    lines: set[str] = set()
+    for path in sorted((course / "grader_tests").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            try:
+                lines |= text_lines(path.read_text(encoding="utf-8"))
+            except UnicodeDecodeError:
+                continue  # the stored networks: weights, not code
+    lines |= text_lines(notebook_text(samples.source_notebook(course)))
+    released = notebook_text(samples.release_notebook(course))
+    return {line for line in lines if line not in released}
+
+
+B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}")
+HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}){20,}")
+
+
+def _as_texts(data: bytes) -> list[str]:
+    """The bytes as text, and inflated if they are zlib, gzip or raw deflate data."""
+    texts = [data.decode("utf-8", "replace")]
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS, zlib.MAX_WBITS | 16):
+        try:
+            texts.append(zlib.decompressobj(wbits).decompress(data).decode("utf-8", "replace"))
+        except zlib.error:
+            pass
+    return texts
+
+
+def decoded_views(text: str) -> list[str]:
+    """The text (also with HTML entities decoded), plus what every base64-looking or hex
+    run of it decodes (and inflates) to; runs split over lines are joined first."""
+    views = [text, html.unescape(text)]
+    for source in (text, re.sub(r"\s+", "", text)):
+        for run in B64_RUN.findall(source):
+            body = run.rstrip("=").replace("-", "+").replace("_", "/")
+            for start in range(4):  # a run may begin inside a group of four
+                chunk = body[start:]
+                if len(chunk) % 4 == 1:  # no whole byte in the last character
+                    chunk = chunk[:-1]
+                chunk += "=" * (-len(chunk) % 4)
+                try:
+                    views += _as_texts(base64.b64decode(chunk, validate=True))
+                except (binascii.Error, ValueError):
+                    pass
+        for run in HEX_RUN.findall(source):
+            views += _as_texts(bytes.fromhex(run))
+    return views
+
+
+def leaked(hidden: set[str], shown: str, own: str) -> list[str]:
+    """Hidden lines found in `shown` (decoded too), except those the student wrote in `own`."""
+    views = decoded_views(shown)
+    return sorted(line for line in hidden if line not in own and any(line in view for view in views))
+
+
+@pytest.fixture(scope="module")
+def hidden(graded) -> set[str]:
+    return hidden_lines(graded.run.course)
+
+
+# -- the run -------------------------------------------------------------------------------
+def test_grading_and_feedback_succeed(graded):
+    assert graded.run.returncode == 0, graded.run.log[-5000:]
+    assert graded.feedback.returncode == 0, (graded.feedback.stdout + graded.feedback.stderr)[-5000:]
+    assert set(graded.run.grades) == set(STUDENTS)
+
+
+@pytest.mark.parametrize("student", corpus.CORRECT)
+def test_correct_students_get_full_marks(grades, student):
+    cells = grades[student]
+    assert {c: cells[c].score for c in gradebook.AUTO_CELLS} == \
+        {c: cells[c].max_score for c in gradebook.AUTO_CELLS}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_right_parts_keep_their_points(grades, case):
+    cells = grades[corpus.student_id(case)]
+    assert {c: cells[c].score for c in case.full} == {c: cells[c].max_score for c in case.full}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_wrong_parts_lose_points(grades, case):
+    cells = grades[corpus.student_id(case)]
+    kept = {c: cells[c].score for c in case.lose if not cells[c].score < cells[c].max_score}
+    assert not kept, f"wrong or blank parts kept full points: {kept}"
+
+
+def scores(grades, student: str) -> dict[str, float]:
+    return {c: grades[student][c].score for c in gradebook.AUTO_CELLS}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_the_attack_changes_no_score(grades, case):
+    assert scores(grades, corpus.student_id(case)) == scores(grades, corpus.honest_id(case.honest))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_the_honest_twin_scores_as_the_case_states(grades, case):
+    cells = grades[corpus.honest_id(case.honest)]
+    assert {c: cells[c].score for c in case.full} == {c: cells[c].max_score for c in case.full}
+    assert all(cells[c].score < cells[c].max_score for c in case.lose), scores(grades, corpus.honest_id(case.honest))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.shown], ids=lambda case: case.name)
+def test_the_attack_ran(graded, case):
+    outputs = graded.run.every_output_text(corpus.student_id(case))
+    assert [word for word in case.shown if word not in outputs] == []
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_no_hidden_line_reaches_the_student(graded, hidden, student):
+    own = (graded.run.course / "submitted" / student / settings.ASSIGNMENT / settings.NOTEBOOK).read_text(
+        encoding="utf-8")
+    found = {"feedback": leaked(hidden, graded.run.feedback_text(student), own),
+             "outputs": leaked(hidden, graded.run.every_output_text(student), own)}
+    assert found == {"feedback": [], "outputs": []}, \
+        {where: f"{len(lines)} hidden lines, e.g. {lines[:3]}" for where, lines in found.items()}
+
+
+# -- the leak detector itself ------------------------------------------------------------------
+def test_leak_detector_finds_encoded_lines_and_spares_the_students_own():
+    secret = 'def test_hidden_check(ns):  return ns["x"] > 0  # only the grader knows'
+    hidden = {secret}
+    page = "some report\n{}\nmore"
+    encodings = {
+        "clear": secret,
+        "base64": base64.b64encode(secret.encode()).decode(),
+        "zlib+base64": base64.b64encode(zlib.compress(secret.encode())).decode(),
+        "wrapped base64": base64.encodebytes(("x" * 3 + secret).encode() * 3).decode(),
+        "hex": secret.encode().hex(),
+        "zlib+hex": zlib.compress(secret.encode()).hex(),
+        "inside a line": f"<pre>  {secret} </pre>",
+        "HTML-escaped": html.escape(f"<pre>{secret}</pre>"),
+    }
+    for name, shown in encodings.items():
+        assert leaked(hidden, page.format(shown), own="") == [secret], name
+    assert leaked(hidden, page.format(secret), own=f"x = 1\n{secret}\n") == []
+    assert leaked(hidden, page.format(base64.b64encode(b"unrelated text " * 5).decode()), own="") == []
