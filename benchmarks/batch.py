@@ -90,8 +90,7 @@ def nbconvert_overhead(autograded: Path) -> tuple[float, float]:
     scratch = autograded.parent / "nbconvert-run.ipynb"
     shutil.copyfile(autograded, scratch)
     scratch.chmod(0o644)
-    env = environment({**batch.SINGLE_THREAD_ENV,
-                       settings.GRADER_TESTS_ENV: str(autograded.parents[3] / "grader_tests")})
+    env = environment(batch.SINGLE_THREAD_ENV)
     started = time.perf_counter()
     done = subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace", "--allow-errors",
                            f"--ExecutePreprocessor.timeout={settings.CELL_TIMEOUT_SECONDS}", scratch.name],

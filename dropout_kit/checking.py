@@ -7,7 +7,8 @@ import os
 import pytest
 import torch
 
-from dropout_kit.checks.remote import MISSING, Notebook, Remote, RemoteFunction, RemoteModule, StudentError
+from dropout_kit.checks.remote import (MISSING, Notebook, Remote, RemoteFunction, RemoteModule,  # noqa: F401
+                                       describe_error)
 
 # Default seed of the checks' random numbers; DROPOUT_KIT_CHECK_SEED overrides it (the
 # benchmark varies it). Read at every use, as a long-lived process imports this once.
@@ -41,15 +42,6 @@ def measure(name: str, value: float) -> float:
 def fail(message: str):
     """Fails the current check with `message` only (no traceback, no code)."""
     pytest.fail(message, pytrace=False)
-
-
-def describe_error(error: BaseException) -> str:
-    """One line about an exception raised by the student's code."""
-    name = error.type_name if isinstance(error, StudentError) else type(error).__name__
-    if name == "NotImplementedError":
-        return "아직 답을 작성하지 않았습니다 (NotImplementedError)"
-    text = f"{name}: {error}".strip()
-    return text if len(text) <= 300 else text[:300] + " …"
 
 
 def type_name(value) -> str:

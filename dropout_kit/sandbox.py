@@ -9,10 +9,12 @@ course directory. `SandboxKernelManager` starts the kernel instead as
           <this environment's python> -I -m ipykernel_launcher -f <connection file>
 
 Inside bubblewrap the kernel sees the system's read-only runtime (/usr, this Python,
-this environment, the dropout_kit package, grader_tests/), its own submission folder
-(autograded/<student>/<assignment>/, writable, its working directory) and a small
-private /tmp. The rest of the course (gradebook.db, submitted/, autograded/<others>/,
-feedback/, release/, source/, the exchange, home directories) does not exist there.
+this environment), its own submission folder (autograded/<student>/<assignment>/,
+writable, its working directory) and a small private /tmp. The rest of the course
+(grader_tests/, gradebook.db, submitted/, autograded/<others>/, feedback/, release/,
+source/, the exchange, home directories) does not exist there. The checker process
+(dropout_kit.broker) is started in the same kind of sandbox by `confinement`, with the
+kit's package and grader_tests/ read-only and nothing writable.
 There is no network: only a loopback interface of its own. nbgrader reaches the kernel
 over ZeroMQ's IPC transport, through Unix sockets in a per-kernel directory that is
 the only thing the two sides share.
@@ -46,7 +48,6 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, Integer, List, Unicode, default
 
-import dropout_kit
 
 MODES = ("auto", "namespaces", "rlimits", "off")
 
@@ -149,7 +150,7 @@ def can_run_python_as(identity: Identity) -> bool:
     (it cannot when python lives in a private home such as /root/.pyenv)."""
     try:
         probe = [*identity.setpriv(), shutil.which("prlimit") or "prlimit", "--",
-                 sys.executable, "-I", "-c", "import asyncio, ipykernel, dropout_kit"]
+                 sys.executable, "-I", "-c", "import asyncio, ipykernel"]
         done = subprocess.run(probe,
                               capture_output=True, cwd="/", timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -167,10 +168,11 @@ def kernel_sys_path() -> tuple[str, ...]:
 
 
 def python_runtime_paths() -> list[Path]:
-    """Directories the kernel's python needs to read: interpreter, stdlib, site-packages
-    and the dropout_kit package (an editable install lives outside site-packages)."""
-    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent,
-             Path(dropout_kit.__file__).resolve().parent}
+    """Directories a python of this environment needs to read: interpreter, stdlib and
+    site-packages. Not the kit's own source tree (an editable install lives in a clone of the
+    course, next to its grader_tests/): the kernel gets the agent's source sent in, and the
+    checker process is given the package folder alone."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent}
     for entry in kernel_sys_path():
         if entry and os.path.isabs(entry) and os.path.exists(entry):
             paths.add(Path(entry))

@@ -177,6 +177,11 @@ def test_anything():
 '''
 
 
+# The variable through which grading kernels once found the checks: a value left in an
+# instructor's environment must never choose them.
+STALE_CHECKS_VARIABLE = "DROPOUT_KIT_GRADER_TESTS"
+
+
 @pytest.fixture(scope="module")
 def graded_with_a_stale_checks_variable(tmp_path_factory) -> grading_run.Run:
     """A reference and a blank submission graded while nbgrader's environment still names
@@ -196,7 +201,7 @@ def graded_with_a_stale_checks_variable(tmp_path_factory) -> grading_run.Run:
     for student, nb in students.items():
         corpus.write_submission(course / "submitted" / student / settings.ASSIGNMENT, nb, None, course,
                                 grading_run.STAMP)
-    return grading_run.autograde(course, dict.fromkeys(students), env={settings.GRADER_TESTS_ENV: str(stale)})
+    return grading_run.autograde(course, dict.fromkeys(students), env={STALE_CHECKS_VARIABLE: str(stale)})
 
 
 def test_a_stale_checks_variable_does_not_change_grades(graded_with_a_stale_checks_variable):

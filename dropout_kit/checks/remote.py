@@ -33,6 +33,15 @@ class StudentError(Exception):
         self.type_name = type_name
 
 
+def describe_error(error: BaseException) -> str:
+    """One line about an exception raised by the student's code."""
+    name = error.type_name if isinstance(error, StudentError) else type(error).__name__
+    if name == "NotImplementedError":
+        return "아직 답을 작성하지 않았습니다 (NotImplementedError)"
+    text = f"{name}: {error}".strip()
+    return text if len(text) <= 300 else text[:300] + " …"
+
+
 class KernelUnavailable(Exception):
     """The kernel did not answer (it died, or the cell's time ran out)."""
 

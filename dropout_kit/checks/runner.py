@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from dropout_kit.checking import describe_error
-from dropout_kit.checks.remote import KernelUnavailable, Notebook
+from dropout_kit.checks.remote import KernelUnavailable, Notebook, describe_error
 
 # A check's message is the student's to read, not a channel: a longer one is cut.
 MAX_MESSAGE_CHARS = 600
