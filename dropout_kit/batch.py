@@ -57,6 +57,7 @@ STOPPED_CELL_ERRORS = {
     "CellTimeoutError": "",
     "KernelUnresponsive": "unresponsive, kernel restarted",
     "NotExecuted": "notebook time limit",
+    "CheckerFailed": "the checker process failed",
     "KernelDied": "kernel died",
 }
 STATE_VERSION = 1

@@ -36,11 +36,15 @@ IGNORED_LINES = re.compile(r"^(#.*|from dropout_kit\.grading import grade)?$")
 
 AGENT_NAME = "__dropout_kit_agent__"
 AGENT_SOURCE = Path(agent_module.__file__).read_text(encoding="utf-8")
-# Installs the agent in the kernel's namespace; `{source}` is the agent's file, base64.
+# Installs the agent in the kernel's namespace; `{source}` is the agent's file, base64. Sent
+# right after the kernel starts, before any student code: the agent keeps a copy of
+# Python's builtins as they are then, so a student's later patch of `isinstance` or
+# `float` does not reach it.
 BOOT = """\
 def __dropout_kit_boot__():
-    import base64, types
+    import base64, builtins, types
     module = types.ModuleType("dropout_kit_agent")
+    module.__dict__["__builtins__"] = dict(builtins.__dict__)
     exec(compile(base64.b64decode("{source}").decode("utf-8"), "dropout_kit_agent", "exec"), module.__dict__)
     shell = get_ipython()
     agent = module.Agent(shell.user_ns)
@@ -78,6 +82,10 @@ def boot_code() -> str:
     return BOOT.replace("{source}", source).replace("{name}", AGENT_NAME)
 
 
+def encoded_request(op: str, **args) -> str:
+    return agent_module.encode({"op": op, "args": args})
+
+
 def request_code(payload: str, nonce: str) -> str:
     return f'{AGENT_NAME}("{payload}", "{nonce}")'
 
@@ -104,6 +112,10 @@ def cell_outputs(result: ModuleResult) -> list[NotebookNode]:
                                          "text/plain": f"<{result.test_id}: {score:g}점>"}),
         new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None),
     ]
+
+
+class CheckerFailed(Exception):
+    """The checker process ended or broke its protocol: the grading's fault, not the student's."""
 
 
 class CheckerProcess:
@@ -159,8 +171,11 @@ class CheckerProcess:
     async def receive(self, timeout: float) -> dict:
         line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
         if not line:
-            raise RuntimeError(f"the checker process ended (exit code {await self.process.wait()})")
-        return json.loads(line)
+            raise CheckerFailed(f"the checker process ended (exit code {await self.process.wait()})")
+        try:
+            return json.loads(line)
+        except ValueError as error:
+            raise CheckerFailed(f"the checker process sent no JSON: {error}") from error
 
     async def stop(self) -> None:
         if self.process is not None:

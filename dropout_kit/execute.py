@@ -244,7 +244,7 @@ class SafeExecute(Execute):
         try:
             if not self._checker.running:
                 await self._checker.start()
-            await self._in_kernel(broker.boot_code(), deadline)
+            await self._ask_agent(broker.encoded_request("reset"), deadline)
             await self._checker.send({"run": test_id})
             while True:
                 message = await self._checker.receive(max(0.1, deadline - monotonic()))
@@ -253,16 +253,20 @@ class SafeExecute(Execute):
                 if "source" in message:
                     await self._checker.send({"text": broker.solution_source(self.nb, message["source"])})
                 elif "kernel" in message:
-                    nonce = broker.new_nonce()
-                    replies = await self._in_kernel(broker.request_code(message["kernel"], nonce), deadline)
-                    found = [r["data"] for r in replies if isinstance(r, dict) and r.get("nonce") == nonce]
-                    await self._checker.send({"reply": found[0]} if found
+                    reply = await self._ask_agent(message["kernel"], deadline)
+                    await self._checker.send({"reply": reply} if reply is not None
                                              else {"unavailable": "no answer from the kernel's agent"})
         except (CheckTimeout, asyncio.TimeoutError):
             await self._checker.stop()
             cell.outputs = [error_output(self.error_on_timeout["ename"], self.error_on_timeout["evalue"])]
             self.log.warning("SafeExecute: student %s: cell %d (%s): checks stopped after %s s",
                              self._student, index, test_id, timeout)
+            return
+        except broker.CheckerFailed as failure:
+            await self._checker.stop()
+            cell.outputs = [error_output("CheckerFailed", "채점 프로세스가 중단되어 이 셀을 채점하지 못했습니다 "
+                                                          "(학생의 잘못이 아닙니다; 강사에게 알려 주세요).")]
+            self.log.error("SafeExecute: student %s: cell %d (%s): %s", self._student, index, test_id, failure)
             return
         except BaseException:
             await self._checker.stop()  # mid-module: a new one serves the next cell
@@ -272,6 +276,13 @@ class SafeExecute(Execute):
         cell.metadata["execution"] = {"iopub.execute_input": started, "shell.execute_reply": _now()}
         self.resources[VERDICTS][grade_id(cell)] = cell_score(result)
         self.nb.cells[index] = cell
+
+    async def _ask_agent(self, payload: str, deadline: float) -> str | None:
+        """One request to the kernel's agent; its answer (encoded), or None if it gave none."""
+        nonce = broker.new_nonce()
+        replies = await self._in_kernel(broker.request_code(payload, nonce), deadline)
+        found = [r["data"] for r in replies if isinstance(r, dict) and r.get("nonce") == nonce]
+        return found[0] if found else None
 
     async def _in_kernel(self, code: str, deadline: float) -> list:
         """Runs `code` in the kernel quietly (no history, no cell hooks) and returns the
@@ -405,6 +416,8 @@ class SafeExecute(Execute):
         info = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
         if info is not None and "language_info" in info["content"]:
             self.nb.metadata["language_info"] = info["content"]["language_info"]
+        if self._checker is not None:  # the agent, before any of the student's code runs
+            await self._in_kernel(broker.boot_code(), monotonic() + startup)
 
     async def _stop_kernel(self) -> None:
         if self.kc is not None:
