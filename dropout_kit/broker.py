@@ -48,7 +48,7 @@ def __dropout_kit_boot__():
     exec(compile(base64.b64decode("{source}").decode("utf-8"), "dropout_kit_agent", "exec"), module.__dict__)
     shell = get_ipython()
     agent = module.Agent(shell.user_ns)
-    shell.user_ns["{name}"] = lambda payload, nonce: module.serve(agent, payload, nonce)
+    shell.user_ns["{name}"] = lambda nonce: module.serve(agent, shell.kernel, nonce)
     shell.user_ns_hidden["{name}"] = None
 __dropout_kit_boot__()
 del __dropout_kit_boot__
@@ -82,12 +82,13 @@ def boot_code() -> str:
     return BOOT.replace("{source}", source).replace("{name}", AGENT_NAME)
 
 
-def encoded_request(op: str, **args) -> str:
+def encoded_request(op: str, **args) -> bytes:
     return agent_module.encode({"op": op, "args": args})
 
 
-def request_code(payload: str, nonce: str) -> str:
-    return f'{AGENT_NAME}("{payload}", "{nonce}")'
+def request_code(nonce: str) -> str:
+    """The code of a request; the request itself travels as the message's binary buffer."""
+    return f'{AGENT_NAME}("{nonce}")'
 
 
 def new_nonce() -> str:

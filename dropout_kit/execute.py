@@ -20,6 +20,7 @@ Kernels come from dropout_kit.sandbox.SandboxKernelManager unless configured oth
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import datetime
 import math
@@ -253,8 +254,8 @@ class SafeExecute(Execute):
                 if "source" in message:
                     await self._checker.send({"text": broker.solution_source(self.nb, message["source"])})
                 elif "kernel" in message:
-                    reply = await self._ask_agent(message["kernel"], deadline)
-                    await self._checker.send({"reply": reply} if reply is not None
+                    reply = await self._ask_agent(base64.b64decode(message["kernel"]), deadline)
+                    await self._checker.send({"reply": base64.b64encode(reply).decode("ascii")} if reply is not None
                                              else {"unavailable": "no answer from the kernel's agent"})
         except (CheckTimeout, asyncio.TimeoutError):
             await self._checker.stop()
@@ -277,18 +278,25 @@ class SafeExecute(Execute):
         self.resources[VERDICTS][grade_id(cell)] = cell_score(result)
         self.nb.cells[index] = cell
 
-    async def _ask_agent(self, payload: str, deadline: float) -> str | None:
+    async def _ask_agent(self, payload: bytes, deadline: float) -> bytes | None:
         """One request to the kernel's agent; its answer (encoded), or None if it gave none."""
         nonce = broker.new_nonce()
-        replies = await self._in_kernel(broker.request_code(payload, nonce), deadline)
-        found = [r["data"] for r in replies if isinstance(r, dict) and r.get("nonce") == nonce]
-        return found[0] if found else None
+        replies = await self._in_kernel(broker.request_code(nonce), deadline, buffers=[payload])
+        found = [buffers[0] for data, buffers in replies
+                 if isinstance(data, dict) and data.get("nonce") == nonce and buffers]
+        return bytes(found[0]) if found else None
 
-    async def _in_kernel(self, code: str, deadline: float) -> list:
-        """Runs `code` in the kernel quietly (no history, no cell hooks) and returns the
-        agent's replies; the student's own output during it is dropped. Past the deadline
-        the kernel is interrupted: CheckTimeout if it stops, CellTimeoutError if not."""
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+    async def _in_kernel(self, code: str, deadline: float, buffers=()) -> list:
+        """Runs `code` in the kernel quietly (no history, no cell hooks), with `buffers`
+        attached to the request, and returns the agent's replies (data, buffers); the
+        student's own output during it is dropped. Past the deadline the kernel is
+        interrupted: CheckTimeout if it stops, CellTimeoutError if not."""
+        request = self.kc.session.msg("execute_request", {
+            "code": code, "silent": True, "store_history": False, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": False})
+        request["buffers"] = list(buffers)
+        self.kc.shell_channel.send(request)
+        msg_id = request["header"]["msg_id"]
         replies = []
         interrupted_at = None
         while True:
@@ -310,7 +318,7 @@ class SafeExecute(Execute):
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "display_data" and REPLY_MIME in content.get("data", {}):
-                replies.append(content["data"][REPLY_MIME])
+                replies.append((content["data"][REPLY_MIME], msg.get("buffers") or []))
             elif kind == "status" and content.get("execution_state") == "idle":
                 if interrupted_at is not None:
                     raise CheckTimeout()

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from dropout_kit.checking import defined, function, module, seeded
+from dropout_kit.kernel.agent import Agent
 from dropout_kit.checks.remote import (MISSING, LocalKernel, Notebook, RemoteFunction, RemoteModule,
                                        StudentError, TorchFunction, describe_error)
 
@@ -127,3 +128,24 @@ def test_seeding_leaves_the_students_random_state_alone(student):
         again = function(student, "my_dropout")(torch.ones(100), 0.5)
     assert torch.equal(first, again)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_builtins_patched_after_the_agent_started_do_not_reach_a_request():
+    """A student's patched isinstance would break torch's own autograd code during the
+    checks' call; the agent puts Python's builtins back while it answers."""
+    import builtins
+
+    namespace: dict = {}
+    exec(STUDENT_CELLS, namespace)
+    agent = Agent(namespace)
+    ref = agent.answer({"op": "get", "args": {"name": "my_dropout"}})["value"]["ref"]
+    request = {"op": "call", "args": {"ref": ref, "backward": True,
+                                      "args": [{"tensor": torch.ones(100), "requires_grad": True}, 0.5]}}
+    kept = builtins.isinstance
+    builtins.isinstance = lambda obj, kind: True
+    try:
+        reply = agent.answer(request)
+    finally:
+        builtins.isinstance = kept
+    assert "error" not in reply
+    assert torch.equal(reply["grads"][0], (reply["value"]["tensor"] != 0).float() * 2)

@@ -11,6 +11,7 @@ to reach the agent:
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import sys
@@ -84,8 +85,8 @@ class PipeKernel(KernelTransport):
         return answer
 
     def ask(self, op: str, **args) -> dict:
-        answer = self._round_trip({"kernel": agent_module.encode({"op": op, "args": args})})
-        return agent_module.decode(answer["reply"])
+        request = base64.b64encode(agent_module.encode({"op": op, "args": args})).decode("ascii")
+        return agent_module.decode(base64.b64decode(self._round_trip({"kernel": request})["reply"]))
 
     def source(self, grade_id: str) -> str | None:
         return self._round_trip({"source": grade_id})["text"]
