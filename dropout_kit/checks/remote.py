@@ -49,7 +49,8 @@ class KernelUnavailable(Exception):
 
 # -- transports ---------------------------------------------------------------------------
 class KernelTransport:
-    def ask(self, op: str, **args) -> dict:
+    def ask(self, op: str, before=(), **args) -> dict:
+        """Runs the requests in `before` (answers dropped), then `op`; returns its answer."""
         raise NotImplementedError
 
     def source(self, grade_id: str) -> str | None:
@@ -63,8 +64,8 @@ class LocalKernel(KernelTransport):
         self.agent = agent_module.Agent(namespace)
         self._sources = sources
 
-    def ask(self, op: str, **args) -> dict:
-        request = agent_module.decode(agent_module.encode({"op": op, "args": args}))
+    def ask(self, op: str, before=(), **args) -> dict:
+        request = agent_module.decode(agent_module.encode({"op": op, "args": args, "before": list(before)}))
         return agent_module.decode(agent_module.encode(self.agent.answer(request)))
 
     def source(self, grade_id: str) -> str | None:
@@ -84,8 +85,9 @@ class PipeKernel(KernelTransport):
             raise KernelUnavailable(answer["unavailable"])
         return answer
 
-    def ask(self, op: str, **args) -> dict:
-        request = base64.b64encode(agent_module.encode({"op": op, "args": args})).decode("ascii")
+    def ask(self, op: str, before=(), **args) -> dict:
+        request = agent_module.encode({"op": op, "args": args, "before": list(before)})
+        request = base64.b64encode(request).decode("ascii")
         return agent_module.decode(base64.b64decode(self._round_trip({"kernel": request})["reply"]))
 
     def source(self, grade_id: str) -> str | None:
@@ -229,14 +231,39 @@ def module_spec(module: torch.nn.Module) -> dict:
 MISSING = object()
 
 
+# Requests that change nothing in the kernel: their answers are kept until one that may.
+READ_ONLY = ("get", "has", "describe")
+
+
 class Notebook:
-    """The student's notebook for the checks: names, functions, modules, re-runs."""
+    """The student's notebook for the checks: names, functions, modules, re-runs.
+
+    Each request is a round trip to the kernel (a few milliseconds), so the answers of
+    read-only requests are kept until a request that may change the kernel's state, and
+    the seeding around each check rides along with the next request (`flush` sends what
+    is left at the end of a module)."""
 
     def __init__(self, transport: KernelTransport):
         self.transport = transport
+        self._answers: dict[tuple, dict] = {}
+        self._deferred: list[tuple[str, dict]] = []
 
     def ask(self, op: str, **args) -> dict:
-        return self.transport.ask(op, **args)
+        key = (op, repr(sorted(args.items()))) if op in READ_ONLY else None
+        if key in self._answers:
+            return self._answers[key]
+        if key is None:
+            self._answers.clear()
+        before, self._deferred = self._deferred, []
+        answer = self.transport.ask(op, before=before, **args)
+        if key is not None:
+            self._answers[key] = answer
+        return answer
+
+    def flush(self) -> None:
+        """Sends the deferred requests (the restoring of the kernel's random state)."""
+        if self._deferred:
+            self.ask("has", name="")
 
     # -- values both ways ---------------------------------------------------------------
     def send(self, value):
@@ -254,7 +281,7 @@ class Notebook:
         if not isinstance(plain, dict):
             return plain
         if "tensor" in plain:
-            tensor = plain["tensor"]
+            tensor = plain["tensor"].clone()  # answers may be kept: never hand out the same one
             if plain.get("requires_grad") and (tensor.is_floating_point() or tensor.is_complex()):
                 tensor.requires_grad_(True)
             return tensor
@@ -286,12 +313,16 @@ class Notebook:
     # -- state of the kernel ------------------------------------------------------------
     @contextlib.contextmanager
     def seeded(self, seed: int):
-        """The kernel's torch random state saved, seeded, and restored afterwards."""
-        self.ask("rng", seed=seed)
+        """The kernel's torch random state saved, seeded, and restored afterwards (both
+        sent with the next request; nothing at all if the block made none)."""
+        self._deferred.append(("rng", {"seed": seed}))
         try:
             yield
         finally:
-            self.ask("rng", seed=None)
+            if self._deferred and self._deferred[-1] == ("rng", {"seed": seed}):
+                self._deferred.pop()
+            else:
+                self._deferred.append(("rng", {"seed": None}))
 
     @contextlib.contextmanager
     def bound(self, name: str, value):

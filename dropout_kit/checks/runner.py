@@ -157,7 +157,10 @@ def run_checks(test_id: str, notebook: Notebook, folder: Path) -> ModuleResult:
             with warnings.catch_warnings(), contextlib.redirect_stdout(pytest_output), \
                     contextlib.redirect_stderr(pytest_output):
                 warnings.simplefilter("ignore")
-                exit_code = pytest.main(pytest_arguments(module, folder), plugins=[plugin])
+                try:
+                    exit_code = pytest.main(pytest_arguments(module, folder), plugins=[plugin])
+                finally:
+                    notebook.flush()
         finally:
             sys.dont_write_bytecode = old_bytecode
             if old_autoload is None:

@@ -130,12 +130,18 @@ class Agent:
 
     # -- the requests -----------------------------------------------------------------
     def answer(self, request: dict) -> dict:
-        op = getattr(self, "op_" + request.get("op", ""), None)
-        if op is None:
-            return {"error": {"type": "UnknownRequest", "message": str(request.get("op"))}}
+        """The answer to `request` ({"op", "args"}), after the requests in its "before"."""
         quiet = io.StringIO()
         with self._pristine_builtins(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-            return op(**request.get("args", {}))
+            for name, args in request.get("before", ()):
+                self._run(name, args)
+            return self._run(request.get("op", ""), request.get("args", {}))
+
+    def _run(self, name: str, args: dict) -> dict:
+        op = getattr(self, "op_" + name, None)
+        if op is None:
+            return {"error": {"type": "UnknownRequest", "message": str(name)}}
+        return op(**args)
 
     @contextlib.contextmanager
     def _pristine_builtins(self):
