@@ -31,8 +31,8 @@ def test_hand_written(hand_written):
 def test_zero_fraction_is_binomial(drop):
     """0이 되는 개수: p = 0.5, 0.8, 0.9 에서 Binomial(n, p)"""
     x = torch.linspace(1, 2, N)  # no zeros in the input
-    for p in PS:
-        zeros = int((drop(x, p) == 0).sum())
+    for p, call in zip(PS, drop.calls([(x, p) for p in PS])):
+        zeros = int((call.result() == 0).sum())
         lo, hi = binomial_bounds(N, p, FALSE_FAIL / len(PS))
         if not lo <= zeros <= hi:
             fail(f"0이 된 비율이 {zeros / N:.3f} 입니다; p={p} 이면 약 {p:.2f} "
@@ -43,7 +43,7 @@ def test_zero_fraction_is_binomial(drop):
 def test_count_varies_between_calls(drop):
     """0이 되는 개수가 호출마다 달라짐 (정확히 n·p개를 고르지 않음)"""
     x = torch.linspace(1, 2, 100)
-    counts = {int((drop(x, 0.8) == 0).sum()) for _ in range(20)}
+    counts = {int((call.result() == 0).sum()) for call in drop.calls([(x, 0.8)] * 20)}
     if len(counts) == 1:
         fail(f"원소 100개, p=0.8 로 20번 호출했는데 매번 정확히 {counts.pop()}개가 0이 되었습니다. "
              "각 원소가 독립적으로 확률 p로 0이 되어야 하므로 0의 개수는 호출마다 달라집니다.")
@@ -68,7 +68,8 @@ def test_no_shared_mask_across_rows_or_columns(drop):
 def test_new_mask_every_call(drop):
     """호출할 때마다 새로운 마스크"""
     x = torch.linspace(1, 2, 4096)
-    if torch.equal(drop(x, 0.5) == 0, drop(x, 0.5) == 0):
+    first, second = (call.result() for call in drop.calls([(x, 0.5)] * 2))
+    if torch.equal(first == 0, second == 0):
         fail("같은 입력으로 두 번 호출했더니 4096개 원소 중 정확히 같은 위치가 0이 되었습니다. "
              "0이 될 위치는 호출할 때마다 새로 무작위로 정해야 합니다 (함수 안에서 시드를 "
              "고정하지 마세요).")

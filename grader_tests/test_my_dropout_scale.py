@@ -26,8 +26,8 @@ def test_hand_written(hand_written):
 def test_survivors_scaled(drop):
     """살아남은 값 = 입력 / (1-p)  (p=0.9 이면 10배)"""
     x = torch.linspace(1, 2, 10_000)
-    for p in PS:
-        out = drop(x, p)
+    for p, call in zip(PS, drop.calls([(x, p) for p in PS])):
+        out = call.result()
         kept = out != 0
         if not kept.any():
             fail(f"p={p} 에서 모든 값이 0이 되었습니다.")
@@ -56,7 +56,8 @@ def test_expected_value_preserved(drop):
 def test_evaluation_mode_returns_input(drop):
     """training=False 이면 입력과 같은 값"""
     x = torch.linspace(1, 2, 1000)
-    for out in (drop(x, 0.8, training=False), drop(x, 0.8, False)):
+    for call in drop.calls([((x, 0.8), {"training": False}), (x, 0.8, False)]):
+        out = call.result()
         if not isinstance(out, torch.Tensor) or out.shape != x.shape:
             fail("training=False (평가모드) 에서는 입력과 같은 shape의 텐서를 돌려줘야 합니다.")
         if not torch.equal(out, x):
@@ -70,10 +71,8 @@ def test_evaluation_mode_returns_input(drop):
 def test_input_not_modified(my_dropout):
     """입력 텐서를 바꾸지 않음"""
     x = torch.linspace(1, 2, 1000)
-    for kwargs in ({}, {"training": False}):
-        call = my_dropout.call(x, 0.8, return_args=True, **kwargs)
-        if call.error is not None:
-            raise call.error
+    for call in my_dropout.calls([(x, 0.8), ((x, 0.8), {"training": False})], return_args=True):
+        call.result()
         if not torch.equal(call.args[0], x):
             fail("my_dropout 이 입력 텐서 x 자체를 바꿨습니다. 새 텐서를 만들어 돌려주세요 "
                  "(x *= … 나 x[...] = 0 같은 제자리 연산을 피하세요).")
@@ -82,8 +81,9 @@ def test_input_not_modified(my_dropout):
 @pytest.mark.points(0.25)
 def test_shape_and_dtype_kept(drop):
     """출력의 shape과 dtype이 입력과 같음"""
-    for x in (torch.ones(3, 4, 5), torch.ones(7, 2, dtype=torch.float64)):
-        out = drop(x, 0.5)
+    inputs = (torch.ones(3, 4, 5), torch.ones(7, 2, dtype=torch.float64))
+    for x, call in zip(inputs, drop.calls([(x, 0.5) for x in inputs])):
+        out = call.result()
         if not isinstance(out, torch.Tensor) or out.shape != x.shape or out.dtype != x.dtype:
             got = (tuple(out.shape), out.dtype) if isinstance(out, torch.Tensor) else type(out).__name__
             fail(f"입력 shape {tuple(x.shape)}, dtype {x.dtype} 에 대해 출력이 {got} 입니다.")

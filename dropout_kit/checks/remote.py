@@ -119,12 +119,32 @@ class Call:
     args: list = field(default_factory=list)
     torch_calls: list[str] = field(default_factory=list)
 
+    def result(self):
+        """The value, or the student's exception raised here."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
 
 class RemoteFunction(Remote):
     def call(self, *args, torch_calls=False, backward=False, return_args=False, **kwargs) -> Call:
         reply = self.kernel.ask("call", ref=self.ref, args=[self.kernel.send(a) for a in args],
                                 kwargs={k: self.kernel.send(v) for k, v in kwargs.items()},
                                 torch_calls=torch_calls, backward=backward, return_args=return_args)
+        return self._call_of(reply)
+
+    def calls(self, argument_lists, **options) -> list[Call]:
+        """Several calls in one round trip, in order: each item is a tuple of positional
+        arguments, or (args, kwargs). The results come back as Calls (see Call.result)."""
+        calls = []
+        for item in argument_lists:
+            args, kwargs = item if len(item) == 2 and isinstance(item[1], dict) else (item, {})
+            calls.append({"args": [self.kernel.send(a) for a in args],
+                          "kwargs": {k: self.kernel.send(v) for k, v in kwargs.items()}})
+        reply = self.kernel.ask("calls", ref=self.ref, calls=calls, **options)
+        return [self._call_of(one) for one in reply["calls"]]
+
+    def _call_of(self, reply: dict) -> Call:
         return Call(value=self.kernel.receive(reply.get("value")),
                     error=_student_error(reply.get("error")),
                     grads=reply.get("grads") or [],
@@ -133,10 +153,7 @@ class RemoteFunction(Remote):
 
     def __call__(self, *args, **kwargs):
         """The result, or the student's exception raised here as a StudentError."""
-        done = self.call(*args, **kwargs)
-        if done.error is not None:
-            raise done.error
-        return done.value
+        return self.call(*args, **kwargs).result()
 
 
 @dataclass

@@ -215,6 +215,11 @@ class Agent:
             reply["args"] = [self.plain(a) for a in live]
         return reply
 
+    def op_calls(self, ref: int, calls=(), **options) -> dict:
+        """Several calls in one request, in order ({"args", "kwargs"} each)."""
+        return {"calls": [self.op_call(ref, call.get("args", ()), call.get("kwargs"), **options)
+                          for call in calls]}
+
     def op_describe(self, ref: int) -> dict:
         """A module's layers (path, class, mode, Linear sizes) and its state."""
         module = self.refs[ref]
@@ -274,9 +279,11 @@ class Agent:
         watched: dict[int, dict] = {}
 
         def pre_hook(module, args):
-            entry = watched.setdefault(id(module), {
-                "initial": [p.detach().clone() for p in module.parameters(recurse=False)],
-                "rows": {"train": 0, "eval": 0}})
+            entry = watched.get(id(module))
+            if entry is None:
+                entry = watched[id(module)] = {
+                    "initial": [p.detach().clone() for p in module.parameters(recurse=False)],
+                    "rows": {"train": 0, "eval": 0}}
             if isinstance(module, torch.nn.Linear) and args and isinstance(args[0], torch.Tensor):
                 entry["rows"]["train" if module.training else "eval"] += args[0].numel() // module.in_features
 
