@@ -1,0 +1,116 @@
+"""The course on the hub: hub-wide settings, the exchange, the instructor's course
+folder (a copy of this repository's course files) and the released assignment."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from users import Person
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+ETC = HERE / "etc"
+EXCHANGE = Path("/srv/nbgrader/exchange")
+COURSE_ID = "dl-dropout"
+ASSIGNMENT = "dropout"
+# What the instructor's course folder holds: the course, never the kit's tests.
+COURSE_FILES = ["nbgrader_config.py", "source", "release", "grader_tests"]
+MPL_BEGIN = "## >>> dropout-kit hub"
+MPL_END = "## <<< dropout-kit hub"
+
+
+def install_hub_settings(prefix: Path) -> None:
+    """Settings every server of the hub reads from its Python environment."""
+    jupyter_etc = prefix / "etc" / "jupyter"
+    jupyter_etc.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ETC / "nbgrader_config.py", jupyter_etc / "nbgrader_config.py")
+    set_plot_font(prefix)
+
+
+def set_plot_font(prefix: Path) -> None:
+    """Hangul in plots for every kernel of the environment, sandboxed grading kernels too
+    (they get a scrubbed environment, so MATPLOTLIBRC would not reach them): the
+    environment's default matplotlibrc gets the font lines of hub/etc/matplotlibrc."""
+    rc = run_python(prefix, "import matplotlib; print(matplotlib.matplotlib_fname())")
+    rc_path = Path(rc)
+    text = rc_path.read_text()
+    if MPL_BEGIN in text:
+        text = text[: text.index(MPL_BEGIN)].rstrip("\n") + "\n"
+    block = (ETC / "matplotlibrc").read_text()
+    rc_path.write_text(f"{text}{MPL_BEGIN}\n{block}{MPL_END}\n")
+
+
+def run_python(prefix: Path, code: str) -> str:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/.mpl-probe"}
+    return subprocess.run([str(prefix / "bin" / "python"), "-I", "-c", code], env=env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def prepare_exchange() -> None:
+    """/srv/nbgrader/exchange, writable by everybody, sticky (nobody renames or removes
+    another user's folder), and no course folder left from an earlier run."""
+    EXCHANGE.mkdir(parents=True, exist_ok=True)
+    os.chmod(EXCHANGE, 0o1777)
+    remove_course_exchange()
+
+
+def remove_course_exchange() -> None:
+    shutil.rmtree(EXCHANGE / COURSE_ID, ignore_errors=True)
+
+
+def as_user(person: Person, args: list[str], cwd: Path, prefix: Path, timeout: float = 120):
+    """Run a command as `person` (their uid, gid and home), like their own terminal."""
+    env = {
+        "HOME": str(person.home), "USER": person.user, "LOGNAME": person.user,
+        "PATH": f"{prefix / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8",
+    }
+    return subprocess.run(args, cwd=cwd, env=env, user=person.uid, group=person.gid,
+                          extra_groups=[], capture_output=True, text=True, timeout=timeout)
+
+
+def write_as(person: Person, path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    for p in [path, *path.relative_to(person.home).parents]:
+        os.chown(person.home / p if p != path else path, person.uid, person.gid)
+
+
+def set_up_instructor(person: Person, prefix: Path) -> Path:
+    """~/course (the course, owned by the instructor) and ~/.jupyter/nbgrader_config.py;
+    the assignment generated and released from the instructor's account."""
+    course = person.home / "course"
+    course.mkdir()
+    for name in COURSE_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, course / name,
+                            ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        else:
+            shutil.copy(src, course / name)
+    chown_tree(course, person)
+    write_as(person, person.home / ".jupyter" / "nbgrader_config.py",
+             (ETC / "instructor_nbgrader_config.py").read_text())
+    for step in (["generate_assignment", ASSIGNMENT, "--force"],
+                 ["release_assignment", ASSIGNMENT]):
+        done = as_user(person, [str(prefix / "bin" / "nbgrader"), *step], course, prefix)
+        if done.returncode != 0:
+            sys.exit(f"nbgrader {step[0]} failed as {person.user}:\n{done.stdout}{done.stderr}")
+    return course
+
+
+def set_up_student(person: Person) -> None:
+    """A student's JupyterLab without the instructor's tools (formgrader, create
+    assignment): nbgrader's documented per-user switches."""
+    jupyter = person.home / ".jupyter"
+    write_as(person, jupyter / "labconfig" / "page_config.json",
+             (ETC / "student_page_config.json").read_text())
+    write_as(person, jupyter / "jupyter_server_config.json",
+             (ETC / "student_server_config.json").read_text())
+
+
+def chown_tree(root: Path, person: Person) -> None:
+    os.chown(root, person.uid, person.gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), person.uid, person.gid)
