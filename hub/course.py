@@ -1,6 +1,7 @@
 """The course on the hub: hub-wide settings, the exchange, the instructor's course
 folder (a copy of this repository's course files) and the released assignment."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,8 +17,7 @@ COURSE_ID = "dl-dropout"
 ASSIGNMENT = "dropout"
 # What the instructor's course folder holds: the course, never the kit's tests.
 COURSE_FILES = ["nbgrader_config.py", "source", "release", "grader_tests"]
-MPL_BEGIN = "## >>> dropout-kit hub"
-MPL_END = "## <<< dropout-kit hub"
+MPL_MARK = "## set by dropout-kit hub/course.py"
 
 
 def install_hub_settings(prefix: Path) -> None:
@@ -25,20 +25,30 @@ def install_hub_settings(prefix: Path) -> None:
     jupyter_etc = prefix / "etc" / "jupyter"
     jupyter_etc.mkdir(parents=True, exist_ok=True)
     shutil.copy(ETC / "nbgrader_config.py", jupyter_etc / "nbgrader_config.py")
+    # JupyterLab asks nobody about Jupyter's news (no network for it either).
+    lab_settings = prefix / "share" / "jupyter" / "lab" / "settings"
+    lab_settings.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ETC / "lab_overrides.json", lab_settings / "overrides.json")
     set_plot_font(prefix)
 
 
 def set_plot_font(prefix: Path) -> None:
     """Hangul in plots for every kernel of the environment, sandboxed grading kernels too
-    (they get a scrubbed environment, so MATPLOTLIBRC would not reach them): the
-    environment's default matplotlibrc gets the font lines of hub/etc/matplotlibrc."""
-    rc = run_python(prefix, "import matplotlib; print(matplotlib.matplotlib_fname())")
-    rc_path = Path(rc)
-    text = rc_path.read_text()
-    if MPL_BEGIN in text:
-        text = text[: text.index(MPL_BEGIN)].rstrip("\n") + "\n"
-    block = (ETC / "matplotlibrc").read_text()
-    rc_path.write_text(f"{text}{MPL_BEGIN}\n{block}{MPL_END}\n")
+    (they get a scrubbed environment, so MATPLOTLIBRC would not reach them): the keys of
+    hub/etc/matplotlibrc become the environment's defaults, edited in place in
+    matplotlib's own matplotlibrc (matplotlib reads that file's commented lines as its
+    defaults, so an appended copy of a key would be a duplicate; DejaVu Sans stays first,
+    missing glyphs fall back to Noto Sans CJK KR)."""
+    rc_path = Path(run_python(prefix, "import matplotlib; print(matplotlib.matplotlib_fname())"))
+    lines = rc_path.read_text().splitlines()
+    for setting in (ETC / "matplotlibrc").read_text().splitlines():
+        key = setting.split(":", 1)[0].strip()
+        pattern = re.compile(rf"^#?{re.escape(key)}\s*:")
+        hits = [i for i, line in enumerate(lines) if pattern.match(line)]
+        if len(hits) != 1:
+            sys.exit(f"{rc_path}: expected one line for {key}, found {len(hits)}")
+        lines[hits[0]] = f"{setting}  {MPL_MARK}"
+    rc_path.write_text("\n".join(lines) + "\n")
 
 
 def run_python(prefix: Path, code: str) -> str:

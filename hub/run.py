@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -80,6 +81,9 @@ class Hub:
                                      headers={"Authorization": f"token {self.token}"})
         try:
             urllib.request.urlopen(req, timeout=30).close()
+        except urllib.error.HTTPError as e:
+            if e.code != 404:  # 404: the user never logged in
+                print(f"hub API {method} {path}: {e}", file=sys.stderr)
         except OSError as e:
             print(f"hub API {method} {path}: {e}", file=sys.stderr)
 
