@@ -2,9 +2,9 @@
 # Installs the Debian packages the kit needs, if missing.
 #   scripts/system-packages.sh          grading: bubblewrap (the grading sandbox)
 #   scripts/system-packages.sh --tests  also chromium (report and hub tests), postgresql
-#                                       (gradebook test) and a Hangul font
+#                                       (gradebook test), Hangul and emoji fonts
 #   scripts/system-packages.sh --hub    the hub: Debian's python3 with venv, the proxy
-#                                       (node-configurable-http-proxy), a Hangul font
+#                                       (node-configurable-http-proxy), Hangul and emoji fonts
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
@@ -17,8 +17,10 @@ if [ "${1:-}" = "--hub" ]; then
   [ -x /usr/bin/configurable-http-proxy ] || need+=(node-configurable-http-proxy)
 fi
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--hub" ]; then
-  # Hangul: Chromium (report, screenshots) and the notebooks' plots; without it, boxes.
-  [ -d /usr/share/fonts/opentype/noto ] && fc-list | grep -q "Noto Sans CJK KR" || need+=(fonts-noto-cjk)
+  # Hangul (Chromium: report, hub pages; the notebooks' plots) and the feedback's ✅/❌:
+  # without these fonts both show as boxes.
+  fc-list | grep -q "Noto Sans CJK KR" || need+=(fonts-noto-cjk)
+  fc-list | grep -q "Noto Color Emoji" || need+=(fonts-noto-color-emoji)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""

@@ -13,3 +13,9 @@ c.CourseDirectory.course_id = "dl-dropout"
 # tests" (the release's autograder cells hold no visible test). No grade changes:
 # autograding does not read this option.
 c.Validator.validate_all = True
+
+# A submission without the assignment's notebook (e.g. renamed) is refused with
+# nbgrader's message (Expected: dropout.ipynb: MISSING ...) in a dialog, instead of being
+# accepted with a warning nobody sees (it is only logged) and graded 0 later. Nothing is
+# lost: the student's files stay where they are.
+c.ExchangeSubmit.strict = True

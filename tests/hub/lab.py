@@ -78,3 +78,27 @@ def fetch_feedback(page: Page, assignment: str) -> None:
     button = page.locator(f"{SUBMITTED} button:text-is('Fetch Feedback')").first
     button.click()
     expect(page.locator(f"{SUBMITTED} a", has_text="view feedback").first).to_be_visible()
+
+
+def open_feedback(page: Page, html_path: str, scroll_to: str) -> None:
+    """(view feedback) opens the folder in the file browser; the page opens from there,
+    scrolled to the text `scroll_to`."""
+    page.locator(f"{SUBMITTED} a", has_text="view feedback").first.click()
+    name = html_path.rsplit("/", 1)[1]
+    item = page.locator(".jp-DirListing-item", has_text=name)
+    item.dblclick()
+    frame = page.frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe").first
+    expect(frame.locator("body")).to_contain_text("test_split", timeout=60_000)
+    frame.get_by_text(scroll_to).first.scroll_into_view_if_needed()
+
+
+def submit_refused(page: Page, assignment: str) -> str:
+    """Click Submit expecting nbgrader to refuse; the dialog's text (left open)."""
+    row(page, FETCHED, assignment).locator("button:text-is('Submit')").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_be_visible(timeout=GRADING_TIMEOUT_MS)
+    return dialog.inner_text()
+
+
+def refresh_file_browser(page: Page) -> None:
+    page.get_by_role("button", name=re.compile("Refresh the file browser")).click()

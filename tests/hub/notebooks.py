@@ -56,3 +56,17 @@ def with_answers(nb: dict, answers: dict[str, str]) -> dict:
 
 def write_answers(page: Page, url: str, user: str, answers: dict[str, str]) -> None:
     put_notebook(page, url, user, with_answers(get_notebook(page, url, user), answers))
+
+
+def get_text(page: Page, url: str, user: str, path: str) -> str:
+    r = page.request.get(_api(page, url, user, path) + "?content=1&type=file&format=text")
+    assert r.ok, f"GET {path} as {user}: {r.status} {r.text()[:300]}"
+    return r.json()["content"]
+
+
+def newest_feedback(page: Page, url: str, user: str, assignment: str) -> str:
+    """Path of the newest fetched feedback page: <assignment>/feedback/<time>/<nb>.html."""
+    r = page.request.get(_api(page, url, user, f"{assignment}/feedback") + "?content=1")
+    assert r.ok, f"no fetched feedback for {user}: {r.status}"
+    newest = max(r.json()["content"], key=lambda d: d["name"])
+    return f"{newest['path']}/{assignment}.html"

@@ -101,7 +101,8 @@ def run_as(login: Login, args: list[str], cwd: Path | None = None, timeout: floa
            env: dict | None = None) -> subprocess.CompletedProcess:
     """A command as that person's Unix user, as from their own terminal on the hub."""
     base = {"HOME": str(login.home), "USER": login.user, "LOGNAME": login.user,
-            "PATH": f"{HUB_PREFIX / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8"}
+            "PATH": f"{HUB_PREFIX / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1"}  # as in the hub's servers (Spawner.environment)
     pw = pwd.getpwnam(login.user)
     return subprocess.run(args, cwd=cwd or login.home, env={**base, **(env or {})},
                           user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],

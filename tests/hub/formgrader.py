@@ -1,0 +1,80 @@
+"""What the instructor clicks in nbgrader's formgrader, opened in its own browser tab
+(/user/<instructor>/formgrader): under JupyterHub ≥ 4.1 the single-user server forbids
+being framed (Content-Security-Policy frame-ancestors 'none'), so the formgrader inside
+JupyterLab's iframe would stay blank (nbgrader #1870); its own tab is what nbgrader
+documents."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+GRADING_TIMEOUT_MS = 300_000  # one autograde from the page: sandboxed kernel, hidden checks
+
+
+def open_formgrader(page: Page, url: str, user: str) -> None:
+    page.goto(f"{url}/user/{user}/formgrader")
+    expect(page.locator("#main-table tr")).not_to_have_count(0)
+
+
+def _assignment_row(page: Page, assignment: str):
+    return page.locator("#main-table tr").filter(
+        has=page.locator("td.name", has_text=re.compile(rf"^\s*{assignment}\s*$")))
+
+
+def _modal_text(page: Page, timeout: int) -> str:
+    modal = page.locator(".modal.in")
+    expect(modal).to_be_visible(timeout=timeout)
+    return modal.inner_text()
+
+
+def close_modal(page: Page) -> None:
+    page.locator(".modal.in .modal-footer button").last.click()
+    expect(page.locator(".modal.in")).to_have_count(0)
+
+
+def click_assignment_action(page: Page, assignment: str, column: str,
+                            timeout: int = GRADING_TIMEOUT_MS) -> str:
+    """Click the link of a column (collect, generate-feedback, release-feedback) on the
+    assignment's row of Manage Assignments; the result dialog's text (left open)."""
+    _assignment_row(page, assignment).locator(f"td.{column} a").click()
+    return _modal_text(page, timeout)
+
+
+def submissions_count(page: Page, assignment: str) -> int:
+    return int(_assignment_row(page, assignment).locator("td.num-submissions").inner_text())
+
+
+def open_submissions(page: Page, assignment: str) -> None:
+    _assignment_row(page, assignment).locator("td.num-submissions a").click()
+    page.wait_for_url(re.compile(rf"/formgrader/manage_submissions/{assignment}"))
+    expect(page.locator("#main-table tr")).not_to_have_count(0)
+
+
+def autograde(page: Page, student: str) -> str:
+    """The autograde link on the student's row of Manage Submissions; the dialog's text."""
+    row = page.locator("#main-table tr").filter(has=page.locator("td", has_text=student))
+    row.locator("td.autograde a").click()
+    return _modal_text(page, GRADING_TIMEOUT_MS)
+
+
+def open_manual_grading(page: Page, url: str, user: str, assignment: str, notebook: str,
+                        student: str) -> None:
+    """Manual Grading → assignment → notebook → the student's submission."""
+    page.goto(f"{url}/user/{user}/formgrader/gradebook/{assignment}/{notebook}")
+    link = page.locator("#main-table a.name-shown", has_text=re.compile(rf"^{student}$"))
+    page.goto(url + link.get_attribute("href"))
+    page.wait_for_selector("input.score")
+
+
+def give_points(page: Page, grade_id: str, points: float, comment: str | None = None) -> None:
+    """Type points (and a comment) into the manual-grading page; saved when it changes."""
+    score = page.locator(f"input.score#{grade_id}")
+    score.fill(str(points))
+    score.press("Tab")
+    if comment is not None:
+        box = page.locator(f"textarea#{grade_id}-comment")
+        box.fill(comment)
+        box.press("Tab")
+    # The page saves on change; its check mark comes back when the server has it.
+    expect(page.locator(f"input.score#{grade_id}")).to_have_value(str(points))
