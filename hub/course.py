@@ -86,9 +86,14 @@ def write_as(person: Person, path: Path, text: str) -> None:
         os.chown(person.home / p if p != path else path, person.uid, person.gid)
 
 
-def set_up_instructor(person: Person, prefix: Path) -> Path:
+# The demo class's names, in the order of the students (Korean, as the formgrader shows).
+NAMES = [("민준", "김"), ("서연", "이"), ("지호", "박"), ("하은", "최"), ("도윤", "정")]
+
+
+def set_up_instructor(person: Person, prefix: Path, students: list[Person]) -> Path:
     """~/course (the course, owned by the instructor) and ~/.jupyter/nbgrader_config.py;
-    the assignment generated and released from the instructor's account."""
+    the class list imported, the assignment generated and released, from the instructor's
+    account."""
     course = person.home / "course"
     course.mkdir()
     for name in COURSE_FILES:
@@ -101,7 +106,12 @@ def set_up_instructor(person: Person, prefix: Path) -> Path:
     chown_tree(course, person)
     write_as(person, person.home / ".jupyter" / "nbgrader_config.py",
              (ETC / "instructor_nbgrader_config.py").read_text())
-    for step in (["generate_assignment", ASSIGNMENT, "--force"],
+    roster = course / "students.csv"
+    roster.write_text("id,first_name,last_name\n" + "".join(
+        f"{s.user},{first},{last}\n" for s, (first, last) in zip(students, NAMES * 100)))
+    os.chown(roster, person.uid, person.gid)
+    for step in (["db", "student", "import", roster.name],
+                 ["generate_assignment", ASSIGNMENT, "--force"],
                  ["release_assignment", ASSIGNMENT]):
         done = as_user(person, [str(prefix / "bin" / "nbgrader"), *step], course, prefix)
         if done.returncode != 0:

@@ -161,11 +161,10 @@ def main(argv=None) -> int:
         course.prepare_exchange()
         for p in people:
             users.create(p)
-        for p in people:
-            if p.role == "instructor":
-                course.set_up_instructor(p, prefix)
-            else:
-                course.set_up_student(p)
+        students = [p for p in people if p.role == "student"]
+        for p in students:
+            course.set_up_student(p)
+        course.set_up_instructor(people[0], prefix, students)
         write_logins(logins, hub.url, people)
         hub.start()
         print(f"JupyterHub for the course: {hub.url}  (ready in {time.monotonic() - t0:.1f} s)")

@@ -19,8 +19,9 @@ fi
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--hub" ]; then
   # Hangul (Chromium: report, hub pages; the notebooks' plots) and the feedback's ✅/❌:
   # without these fonts both show as boxes.
-  fc-list | grep -q "Noto Sans CJK KR" || need+=(fonts-noto-cjk)
-  fc-list | grep -q "Noto Color Emoji" || need+=(fonts-noto-color-emoji)
+  fonts=$(fc-list 2>/dev/null || true)
+  grep -q "Noto Sans CJK KR" <<<"$fonts" || need+=(fonts-noto-cjk)
+  grep -q "Noto Color Emoji" <<<"$fonts" || need+=(fonts-noto-color-emoji)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""

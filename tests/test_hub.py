@@ -69,7 +69,7 @@ class Week:
 
 
 @pytest.fixture(scope="module")
-def week():
+def week(pytestconfig):
     if (STATE / "ready").exists():
         pytest.fail(f"{STATE / 'ready'} exists: is `make hub` running? Stop it (Ctrl-C) first")
     w = Week()
@@ -79,10 +79,12 @@ def week():
     yield w
     w.chromium.close()
     w.hub.stop()
-    print("\nhub-test timings (s):")
-    for name, seconds in w.timings.items():
-        print(f"  {name:<45} {seconds:7.1f}")
-    print(f"screenshots: {w.screens.folder}")
+    report = "\n".join(["", "hub-test timings (s):",
+                        *[f"  {name:<48} {seconds:7.1f}" for name, seconds in w.timings.items()],
+                        f"screenshots: {w.screens.folder}", ""])
+    (STATE / "timings.txt").write_text(report)
+    with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print(report)
 
 
 def timed(week: Week, name: str, fn, *args):
@@ -284,7 +286,7 @@ def test_instructor_grades_in_the_formgrader(week):
         formgrader.open_manual_grading(page, week.hub.url, inst.user, A, A, student.user)
         for grade_id, (points, comment) in MANUAL[index].items():
             formgrader.give_points(page, grade_id, points, comment)
-        page.locator("input.score#plot_modes").scroll_into_view_if_needed()
+        formgrader.show_cell(page, "plot_modes")
         week.shot(inst, f"manual-grading-{student.user}")
 
     formgrader.open_formgrader(page, week.hub.url, inst.user)

@@ -25,7 +25,17 @@ def _assignment_row(page: Page, assignment: str):
 def _modal_text(page: Page, timeout: int) -> str:
     modal = page.locator(".modal.in")
     expect(modal).to_be_visible(timeout=timeout)
+    settle(page)
     return modal.inner_text()
+
+
+def settle(page: Page) -> None:
+    """Let bootstrap's fade-in (0.15 s) and slide-in (0.3 s) of the dialog finish, so
+    that the screenshot shows it, not a half-transparent frame."""
+    page.wait_for_function(
+        "() => { const m = document.querySelector('.modal.in');"
+        " return m && getComputedStyle(m).opacity === '1'; }", timeout=10_000)
+    page.wait_for_timeout(400)
 
 
 def close_modal(page: Page) -> None:
@@ -60,11 +70,24 @@ def autograde(page: Page, student: str) -> str:
 
 def open_manual_grading(page: Page, url: str, user: str, assignment: str, notebook: str,
                         student: str) -> None:
-    """Manual Grading → assignment → notebook → the student's submission."""
-    page.goto(f"{url}/user/{user}/formgrader/gradebook/{assignment}/{notebook}")
-    link = page.locator("#main-table a.name-shown", has_text=re.compile(rf"^{student}$"))
-    page.goto(url + link.get_attribute("href"))
+    """Manual Grading → assignment → notebook → the student's submission (its row, shown
+    by the student's name, is found through the formgrader's own API by student id)."""
+    base = f"{url}/user/{user}/formgrader"
+    page.goto(f"{base}/gradebook/{assignment}/{notebook}")
+    r = page.request.get(f"{base}/api/submitted_notebooks/{assignment}/{notebook}")
+    assert r.ok, f"formgrader API: {r.status}"
+    submission = next(s["id"] for s in r.json() if s["student"] == student)
+    # Names are hidden by default ("Submission #1"): click the link that is shown.
+    page.locator(f"#main-table a[href$='/{submission}']:visible").first.click()
     page.wait_for_selector("input.score")
+
+
+def show_cell(page: Page, grade_id: str) -> None:
+    """Scroll the manual-grading page so that the cell's score box is near the top (the
+    page has a fixed navigation bar at the bottom)."""
+    page.locator(f"input.score#{grade_id}").evaluate(
+        "el => { el.scrollIntoView({block: 'start'}); window.scrollBy(0, -80); }")
+    page.wait_for_function("() => document.readyState === 'complete'")
 
 
 def give_points(page: Page, grade_id: str, points: float, comment: str | None = None) -> None:
