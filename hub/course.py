@@ -80,10 +80,11 @@ def as_user(person: Person, args: list[str], cwd: Path, prefix: Path, timeout: f
 
 
 def write_as(person: Person, path: Path, text: str) -> None:
+    """A file in the person's home, owned by them, with the folders made for it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    for p in [path, *path.relative_to(person.home).parents]:
-        os.chown(person.home / p if p != path else path, person.uid, person.gid)
+    for made in [path, *path.relative_to(person.home).parents]:
+        os.chown(person.home / made, person.uid, person.gid)
 
 
 # The demo class's names, in the order of the students (Korean, as the formgrader shows).

@@ -8,11 +8,8 @@ leaves a screenshot in build/hub/screenshots/.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +22,7 @@ from hub.server import HUB_PREFIX, HUB_PYTHON, HubRun, Login, run_as
 REPO = Path(__file__).resolve().parent.parent
 STATE = REPO / "build" / "hub"
 PORT = int(os.environ.get("HUB_PORT", "8000"))
-A = "dropout"  # the assignment, and its notebook
+HW = "dropout"  # the assignment (homework), and its notebook
 EXCHANGE_COURSE = Path("/srv/nbgrader/exchange/dl-dropout")
 NO_SCALING_MESSAGE = "살아남은 값은 10배가 되어야 합니다"
 # Student B's two classic mistakes: no 1/(1-p) scaling, prediction in training mode.
@@ -105,14 +102,14 @@ def test_student_a_fetches_validates_and_submits(week, reference):
     week.shot(a, "lab")
     lab.open_assignments(page)
     week.shot(a, "assignments")
-    lab.fetch(page, A)
+    lab.fetch(page, HW)
     lab.refresh_file_browser(page)
     week.shot(a, "fetched")
 
     # Validate tells the truth: a my_dropout that does not scale fails its self-check.
     notebooks.write_answers(page, week.hub.url, a.user, {**reference,
                                                          **samples.MISTAKES["no-scaling"]})
-    verdict = timed(week, "validate (list button)", lab.validate, page, A, A)
+    verdict = timed(week, "validate (list button)", lab.validate, page, HW, HW)
     week.shot(a, "validate-self-check-fails")
     assert NO_SCALING_MESSAGE in verdict, verdict
     assert "Success" not in verdict
@@ -120,7 +117,7 @@ def test_student_a_fetches_validates_and_submits(week, reference):
 
     # The right answers: open the notebook, the notebook's own Validate button, Submit.
     notebooks.write_answers(page, week.hub.url, a.user, reference)
-    lab.open_notebook(page, A, A)
+    lab.open_notebook(page, HW, HW)
     week.shot(a, "notebook")
     page.locator(".validate-button jp-button, .validate-button button").first.click()
     dialog = page.locator(".jp-Dialog")
@@ -132,7 +129,7 @@ def test_student_a_fetches_validates_and_submits(week, reference):
 
     page.locator(".lm-TabBar-tab", has_text="Assignments").click()
     lab.refresh(page)
-    lab.submit(page, A)
+    lab.submit(page, HW)
     week.shot(a, "submitted")
 
 
@@ -140,41 +137,37 @@ def test_student_b_renamed_notebook_refused_then_submits_twice(week, reference):
     b = week.hub.students[1]
     page = week.page(b)
     lab.open_assignments(page)
-    lab.fetch(page, A)
+    lab.fetch(page, HW)
     # The notebook renamed: nbgrader refuses the submission with its message (the hub's
     # ExchangeSubmit.strict); nothing is lost, the renamed notebook stays in B's home.
-    notebooks.rename(page, week.hub.url, b.user, f"{A}/{A}.ipynb", f"{A}/내 과제.ipynb")
-    message = lab.submit_refused(page, A)
+    notebooks.rename(page, week.hub.url, b.user, f"{HW}/{HW}.ipynb", f"{HW}/내 과제.ipynb")
+    message = lab.submit_refused(page, HW)
     week.shot(b, "renamed-notebook-refused")
     lab.close_dialog(page)
-    assert f"{A}.ipynb: MISSING" in message and "내 과제.ipynb: EXTRA" in message, message
-    assert notebooks.get_notebook(page, week.hub.url, b.user, f"{A}/내 과제.ipynb")
+    assert f"{HW}.ipynb: MISSING" in message and "내 과제.ipynb: EXTRA" in message, message
+    assert notebooks.get_notebook(page, week.hub.url, b.user, f"{HW}/내 과제.ipynb")
     assert not [d for d in os.listdir(EXCHANGE_COURSE / "inbound") if d.startswith(b.user)]
 
     # Two submissions, the name restored: first the right answers, then two classic
     # mistakes. The later one counts (`nbgrader collect` takes each student's latest
     # submission): test_gradebook_equals_command_line_autograde finds B's mistakes.
-    notebooks.rename(page, week.hub.url, b.user, f"{A}/내 과제.ipynb", f"{A}/{A}.ipynb")
+    notebooks.rename(page, week.hub.url, b.user, f"{HW}/내 과제.ipynb", f"{HW}/{HW}.ipynb")
     notebooks.write_answers(page, week.hub.url, b.user, reference)
     lab.refresh(page)
-    lab.submit(page, A)
+    lab.submit(page, HW)
     notebooks.write_answers(page, week.hub.url, b.user, {**reference, **B_MISTAKES})
-    lab.submit(page, A)
+    lab.submit(page, HW)
     lab.refresh_file_browser(page)
     week.shot(b, "submitted-twice")
     assert page.locator(f"{lab.SUBMITTED} .nested_list_item").count() == 2
-
-
-def run_as_root_listing(folder: Path) -> list[str]:
-    return sorted(os.listdir(folder))
 
 
 def test_student_c_fetches_never_submits_and_validate_names_every_unanswered_part(week):
     c = week.hub.students[2]
     page = week.page(c)
     lab.open_assignments(page)
-    lab.fetch(page, A)
-    verdict = lab.validate(page, A, A)
+    lab.fetch(page, HW)
+    verdict = lab.validate(page, HW, HW)
     week.shot(c, "validate-unanswered")
     lab.close_dialog(page)
     assert "Success" not in verdict
@@ -187,10 +180,10 @@ def test_student_c_fetches_never_submits_and_validate_names_every_unanswered_par
 def test_nbgrader_validate_command_reports_failing_self_checks(week, reference):
     """The same verdicts from `nbgrader validate` in a student's terminal."""
     b, c = week.hub.students[1], week.hub.students[2]
-    done = run_as(b, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{A}/{A}.ipynb"])
+    done = run_as(b, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{HW}/{HW}.ipynb"])
     assert NO_SCALING_MESSAGE in done.stdout, done.stdout + done.stderr
     assert "Success" not in done.stdout
-    done = run_as(c, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{A}/{A}.ipynb"])
+    done = run_as(c, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{HW}/{HW}.ipynb"])
     assert done.stdout.count("NotImplementedError") >= 4, done.stdout + done.stderr
 
 
@@ -209,7 +202,7 @@ def denied(fn):
     return False
 checks = {{
     "B's home": denied(lambda: os.listdir({str(b.home)!r})),
-    "B's notebook": denied(lambda: open({str(b.home / A / (A + '.ipynb'))!r}).read()),
+    "B's notebook": denied(lambda: open({str(b.home / HW / (HW + '.ipynb'))!r}).read()),
     "the inbound listing": denied(lambda: os.listdir({str(inbound)!r})),
 }}
 checks["B's submission by name"] = not glob.glob({str(inbound)!r} + "/{b.user}+*")
@@ -265,25 +258,25 @@ def test_instructor_grades_in_the_formgrader(week):
     page = week.page(inst)
     formgrader.open_formgrader(page, week.hub.url, inst.user)
     week.shot(inst, "formgrader")
-    log = formgrader.click_assignment_action(page, A, "collect")
+    log = formgrader.click_assignment_action(page, HW, "collect")
     week.shot(inst, "collected")
     assert "Successfully collected" in log, log
     formgrader.close_modal(page)
     page.reload()
-    assert formgrader.submissions_count(page, A) == 2  # A and B; C never submitted
+    assert formgrader.submissions_count(page, HW) == 2  # A and B; C never submitted
 
-    formgrader.open_submissions(page, A)
+    formgrader.open_submissions(page, HW)
     for student in (a, b):
         log = timed(week, f"autograde {student.user} (formgrader)", formgrader.autograde,
                     page, student.user)
         week.shot(inst, f"autograded-{student.user}")
-        assert f"Successfully autograded '{A}' for student '{student.user}'" in log, log
+        assert f"Successfully autograded '{HW}' for student '{student.user}'" in log, log
         # The kit's sandbox ran the grading kernel, as the instructor, in bubblewrap.
         assert f"Grading kernel sandbox: mode=namespaces, user={inst.user}" in log, log
         formgrader.close_modal(page)
 
     for index, student in enumerate((a, b)):
-        formgrader.open_manual_grading(page, week.hub.url, inst.user, A, A, student.user)
+        formgrader.open_manual_grading(page, week.hub.url, inst.user, HW, HW, student.user)
         for grade_id, (points, comment) in MANUAL[index].items():
             formgrader.give_points(page, grade_id, points, comment)
         formgrader.show_cell(page, "plot_modes")
@@ -291,11 +284,11 @@ def test_instructor_grades_in_the_formgrader(week):
 
     formgrader.open_formgrader(page, week.hub.url, inst.user)
     log = timed(week, "generate feedback (formgrader)", formgrader.click_assignment_action,
-                page, A, "generate-feedback")
+                page, HW, "generate-feedback")
     week.shot(inst, "feedback-generated")
     assert "Success" in log, log
     formgrader.close_modal(page)
-    log = formgrader.click_assignment_action(page, A, "release-feedback")
+    log = formgrader.click_assignment_action(page, HW, "release-feedback")
     week.shot(inst, "feedback-released")
     assert "Success" in log, log
     formgrader.close_modal(page)
@@ -306,9 +299,9 @@ def test_students_read_their_feedback(week, index):
     student = week.hub.students[index]
     page = week.page(student)
     lab.open_assignments(page)
-    lab.fetch_feedback(page, A)
+    lab.fetch_feedback(page, HW)
     week.shot(student, "feedback-fetched")
-    html_path = notebooks.newest_feedback(page, week.hub.url, student.user, A)
+    html_path = notebooks.newest_feedback(page, week.hub.url, student.user, HW)
     lab.open_feedback(page, html_path, "[test_my_dropout_scale]")
     week.shot(student, "feedback")
     html = notebooks.get_text(page, week.hub.url, student.user, html_path)
