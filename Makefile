@@ -23,9 +23,9 @@ $(STAMP): pyproject.toml
 
 $(HUB_STAMP): pyproject.toml $(wildcard dropout_kit/*.py)
 	scripts/system-packages.sh --hub
-	/usr/bin/python3 -m venv $(HUB_PREFIX)
-	$(HUB_PREFIX)/bin/pip install --quiet --upgrade pip
-	$(HUB_PREFIX)/bin/pip install --quiet ".[hub]"
+	umask 022 && /usr/bin/python3 -m venv $(HUB_PREFIX)
+	umask 022 && $(HUB_PREFIX)/bin/pip install --quiet --upgrade pip
+	umask 022 && $(HUB_PREFIX)/bin/pip install --quiet ".[hub]"
 	touch $(HUB_STAMP)
 
 release: $(STAMP)
