@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -14,6 +14,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 STEP_TIMEOUT_MS = 60_000  # one page action; long steps (grading) pass their own
+# What a page shows after a click (a list refreshed, a row added): bounded, and generous
+# for a busy 2-core machine (Playwright's default is 5 s).
+expect.set_options(timeout=30_000)
 
 
 class Screens:
