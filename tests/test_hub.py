@@ -9,6 +9,7 @@ leaves a screenshot in build/hub/screenshots/.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -67,8 +68,9 @@ class Week:
 
 @pytest.fixture(scope="module")
 def week(pytestconfig):
-    if (STATE / "ready").exists():
-        pytest.fail(f"{STATE / 'ready'} exists: is `make hub` running? Stop it (Ctrl-C) first")
+    if port_in_use(PORT):
+        pytest.fail(f"127.0.0.1:{PORT} is taken: is `make hub` running? Stop it (Ctrl-C) "
+                    "first, or choose another port with HUB_PORT=...")
     w = Week()
     w.hub.start()
     w.timings["hub start (users, course, release, hub)"] = w.hub.start_seconds
@@ -82,6 +84,11 @@ def week(pytestconfig):
     (STATE / "timings.txt").write_text(report)
     with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
         print(report)
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def timed(week: Week, name: str, fn, *args):
