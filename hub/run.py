@@ -47,6 +47,11 @@ class Hub:
         self.proc = None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start jupyterhub without waiting for it (it starts while the course is set up)."""
         env = dict(os.environ, DROPOUT_HUB_STATE=str(self.state / "jupyterhub"),
                    DROPOUT_HUB_PORT=str(self.port), DROPOUT_HUB_AUTH="demo",
                    DROPOUT_HUB_LOGINS=str(self.logins), DROPOUT_HUB_PREFIX=sys.prefix,
@@ -58,7 +63,6 @@ class Hub:
              str(HERE / "jupyterhub_config.py")],
             cwd=self.state, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
-        self.wait_ready()
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -161,12 +165,14 @@ def main(argv=None) -> int:
         course.prepare_exchange()
         for p in people:
             users.create(p)
+        write_logins(logins, hub.url, people)
+        # The hub starts while the course is set up; nobody is told the URL before both.
+        hub.launch()
         students = [p for p in people if p.role == "student"]
         for p in students:
             course.set_up_student(p)
         course.set_up_instructor(people[0], prefix, students)
-        write_logins(logins, hub.url, people)
-        hub.start()
+        hub.wait_ready()
         print(f"JupyterHub for the course: {hub.url}  (ready in {time.monotonic() - t0:.1f} s)")
         print(f"logins: {logins}")
         for p in people:
