@@ -11,6 +11,7 @@
 #   DROPOUT_HUB_ADMIN_TOKEN             optional: API token of the `dropout-kit-admin` service
 #                                       (`make hub` uses it to stop servers on Ctrl-C)
 #   DROPOUT_HUB_PREFIX                  the Python environment of the hub and of every server
+#   DROPOUT_HUB_PROXY                   "external": the proxy is a service of its own (below)
 import os
 import sys
 from pathlib import Path
@@ -34,6 +35,11 @@ c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 2}"
 # Debian's node-configurable-http-proxy (/usr/bin/configurable-http-proxy): the proxy
 # JupyterHub is developed and tested against (README: why not the Python port).
 c.ConfigurableHTTPProxy.command = ["/usr/bin/configurable-http-proxy"]
+# DROPOUT_HUB_PROXY=external: the proxy runs as its own service (make hub starts it;
+# CONFIGPROXY_AUTH_TOKEN shared with it), so restarting the hub does not interrupt users.
+if os.environ.get("DROPOUT_HUB_PROXY") == "external":
+    c.ConfigurableHTTPProxy.should_start = False
+    c.ConfigurableHTTPProxy.auth_token = os.environ["CONFIGPROXY_AUTH_TOKEN"]
 # Debian's node modules live in /usr/share/nodejs; Debian's nodejs looks there, a nodejs
 # from elsewhere (e.g. NodeSource's, which replaces Debian's package) does not.
 os.environ["NODE_PATH"] = ":".join(

@@ -3,8 +3,9 @@ students (Unix users made for the run), the assignment released.
 
 Writes <state>/logins.json, prints the URL and the logins, and runs until SIGINT or
 SIGTERM; then stops every server and process it started and removes the users it made.
-SIGHUP restarts the hub process alone (the students' servers keep running; the hub
-finds them again), which is what an upgrade or a crash of the hub looks like.
+SIGHUP restarts the hub process alone (the students' servers and the proxy keep
+running, so open notebooks stay connected; the hub finds the servers again), which is
+what an upgrade or a crash of the hub looks like.
 
 Run as root with the hub's environment: <prefix>/bin/python hub/run.py --state build/hub
 """
@@ -13,6 +14,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,11 +39,51 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-class Hub:
-    """The jupyterhub process (with its proxy), started in its own session."""
+class Proxy:
+    """Debian's configurable-http-proxy as its own process, so that a restart of the hub
+    does not cut the students' connections to their servers (JupyterHub then only
+    updates its routes: ConfigurableHTTPProxy.should_start = False)."""
 
-    def __init__(self, state: Path, port: int, logins: Path):
-        self.state, self.port, self.logins = state, port, logins
+    def __init__(self, state: Path, port: int):
+        self.state, self.port = state, port
+        self.token = secrets.token_hex(32)
+        self.proc = None
+
+    def start(self) -> None:
+        env = {"PATH": "/usr/bin:/bin", "NODE_PATH": "/usr/share/nodejs",
+               "CONFIGPROXY_AUTH_TOKEN": self.token}
+        self.proc = subprocess.Popen(
+            ["/usr/bin/configurable-http-proxy", "--ip", "127.0.0.1", "--port", str(self.port),
+             "--api-ip", "127.0.0.1", "--api-port", str(self.port + 2),
+             "--error-target", f"http://127.0.0.1:{self.port + 1}/hub/error"],
+            env=env, stdout=open(self.state / "proxy.log", "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not port_open(self.port + 2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"the proxy did not start; see {self.state / 'proxy.log'}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Hub:
+    """The jupyterhub process, started in its own session, behind `proxy`."""
+
+    def __init__(self, state: Path, port: int, logins: Path, proxy: Proxy):
+        self.state, self.port, self.logins, self.proxy = state, port, logins, proxy
         self.token = secrets.token_hex(32)
         self.url = f"http://127.0.0.1:{port}"
         self.proc = None
@@ -55,7 +97,8 @@ class Hub:
         env = dict(os.environ, DROPOUT_HUB_STATE=str(self.state / "jupyterhub"),
                    DROPOUT_HUB_PORT=str(self.port), DROPOUT_HUB_AUTH="demo",
                    DROPOUT_HUB_LOGINS=str(self.logins), DROPOUT_HUB_PREFIX=sys.prefix,
-                   DROPOUT_HUB_ADMIN_TOKEN=self.token,
+                   DROPOUT_HUB_ADMIN_TOKEN=self.token, DROPOUT_HUB_PROXY="external",
+                   CONFIGPROXY_AUTH_TOKEN=self.proxy.token,
                    PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin")
         log = open(self.state / "jupyterhub.log", "ab")
         self.proc = subprocess.Popen(
@@ -96,7 +139,7 @@ class Hub:
             self.api("DELETE", f"/users/{name}/server")
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM to the hub (it stops its proxy and leaves servers running), then KILL."""
+        """SIGTERM to the hub (it leaves the servers and the proxy running), then KILL."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
@@ -147,7 +190,8 @@ def main(argv=None) -> int:
     people = users.new_people(args.instructor, [s for s in args.students.split(",") if s])
     names = [p.user for p in people]
     remember_users(state, names)
-    hub = Hub(state, args.port, logins)
+    proxy = Proxy(state, args.port)
+    hub = Hub(state, args.port, logins, proxy)
     stop = {"now": False}
     restart = {"now": False}
 
@@ -167,6 +211,7 @@ def main(argv=None) -> int:
             users.create(p)
         write_logins(logins, hub.url, people)
         # The hub starts while the course is set up; nobody is told the URL before both.
+        proxy.start()
         hub.launch()
         students = [p for p in people if p.role == "student"]
         for p in students:
@@ -199,6 +244,7 @@ def main(argv=None) -> int:
         if hub.proc is not None and hub.proc.poll() is None:
             hub.stop_servers(names)
         hub.stop()
+        proxy.stop()
         for name in names:
             users.remove(name)
         course.remove_course_exchange()
