@@ -226,7 +226,7 @@ def test_hub_restart_keeps_servers_and_exchange(week):
     before = exchange_snapshot()
     server_pids = singleuser_pids(a)
     assert server_pids, "student A's server is not running"
-    timed(week, "hub restart (SIGHUP: hub and proxy)", week.hub.restart_hub)
+    timed(week, "hub restart (SIGHUP: the hub process)", week.hub.restart_hub)
     assert singleuser_pids(a) == server_pids, "student A's server was restarted"
     page = week.page(a)
     page.reload()
