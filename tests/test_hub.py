@@ -286,6 +286,7 @@ def test_instructor_grades_in_the_formgrader(week):
         formgrader.open_manual_grading(page, week.hub.url, inst.user, HW, HW, student.user)
         for grade_id, (points, comment) in MANUAL[index].items():
             formgrader.give_points(page, grade_id, points, comment)
+        formgrader.assert_saved(page, MANUAL[index])
         formgrader.show_cell(page, "plot_modes")
         week.shot(inst, f"manual-grading-{student.user}")
 

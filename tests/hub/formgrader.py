@@ -91,13 +91,25 @@ def show_cell(page: Page, grade_id: str) -> None:
 
 
 def give_points(page: Page, grade_id: str, points: float, comment: str | None = None) -> None:
-    """Type points (and a comment) into the manual-grading page; saved when it changes."""
-    score = page.locator(f"input.score#{grade_id}")
-    score.fill(str(points))
-    score.press("Tab")
+    """Type points (and a comment) into the manual-grading page, as a grader does: the
+    page saves a box when it loses focus, showing ↻ until the server has it."""
+    _type(page, f"input.score#{grade_id}", str(points))
     if comment is not None:
-        box = page.locator(f"textarea#{grade_id}-comment")
-        box.fill(comment)
-        box.press("Tab")
-    # The page saves on change; its check mark comes back when the server has it.
-    expect(page.locator(f"input.score#{grade_id}")).to_have_value(str(points))
+        _type(page, f"textarea#{grade_id}-comment", comment)
+
+
+def _type(page: Page, selector: str, text: str) -> None:
+    box = page.locator(selector)
+    box.fill(text)
+    box.press("Tab")
+    expect(page.locator(".save-icon.glyphicon-refresh")).to_have_count(0, timeout=60_000)
+
+
+def assert_saved(page: Page, grades: dict[str, tuple[float, str | None]]) -> None:
+    """Reload the manual-grading page: the points and comments come from the server."""
+    page.reload()
+    page.wait_for_selector("input.score")
+    for grade_id, (points, comment) in grades.items():
+        expect(page.locator(f"input.score#{grade_id}")).to_have_value(str(points))
+        if comment is not None:
+            expect(page.locator(f"textarea#{grade_id}-comment")).to_have_value(comment)
