@@ -1,18 +1,32 @@
 # Course kit for the dropout assignment. Two commands do everything on a fresh machine:
 #   make demo   a whole grading round on sample submissions
 #   make test   the project's tests
+#   make hub    the course on a local JupyterHub (instructor + 3 students), until Ctrl-C
+#   make hub-test  the browser test of the course on that hub (also part of make test)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The hub's Python environment: outside the clone and built on Debian's python, so
+# that every user's server can run it (a clone under /root, or a pyenv python, is not
+# readable by other users). README: "Running the course on JupyterHub".
+HUB_PREFIX ?= /opt/dropout-kit-hub/venv
+HUB_STAMP  := $(HUB_PREFIX)/.installed
 
-.PHONY: demo test bench release clean
+.PHONY: demo test bench release clean hub hub-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[hub]"
 	touch $(STAMP)
+
+$(HUB_STAMP): pyproject.toml $(wildcard dropout_kit/*.py)
+	scripts/system-packages.sh --hub
+	umask 022 && /usr/bin/python3 -m venv $(HUB_PREFIX)
+	umask 022 && $(HUB_PREFIX)/bin/pip install --quiet --upgrade pip
+	umask 022 && $(HUB_PREFIX)/bin/pip install --quiet ".[hub]"
+	touch $(HUB_STAMP)
 
 release: $(STAMP)
 	$(BIN)/dropout-kit release
@@ -21,9 +35,16 @@ demo: $(STAMP)
 	scripts/system-packages.sh
 	$(BIN)/dropout-kit demo
 
-test: $(STAMP)
+test: $(STAMP) $(HUB_STAMP)
 	scripts/system-packages.sh --tests
 	$(BIN)/python -m pytest
+
+hub: $(HUB_STAMP)
+	$(HUB_PREFIX)/bin/python hub/run.py --state build/hub
+
+hub-test: $(STAMP) $(HUB_STAMP)
+	scripts/system-packages.sh --tests
+	$(BIN)/python -m pytest tests/test_hub.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

@@ -1,0 +1,361 @@
+"""The course's week on a real JupyterHub, driven in headless Chromium (issue 9).
+
+`make hub`'s own program starts the hub (one Unix user per person, Debian's proxy, the
+instructor's course, the assignment released); the tests below run in file order, as
+the week does: students fetch, validate and submit; the instructor collects, autogrades,
+grades by hand and returns feedback from the formgrader; students read it. Every step
+leaves a screenshot in build/hub/screenshots/.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from dropout_kit import gradebook, samples
+from hub import browser, formgrader, gradebooks, lab, notebooks
+from hub.server import HUB_PREFIX, HUB_PYTHON, HubRun, Login, run_as
+
+REPO = Path(__file__).resolve().parent.parent
+STATE = REPO / "build" / "hub"
+PORT = int(os.environ.get("HUB_PORT", "8000"))
+HW = "dropout"  # the assignment (homework), and its notebook
+EXCHANGE_COURSE = Path("/srv/nbgrader/exchange/dl-dropout")
+NO_SCALING_MESSAGE = "살아남은 값은 10배가 되어야 합니다"
+# Student B's two classic mistakes: no 1/(1-p) scaling, prediction in training mode.
+B_MISTAKES = {**samples.MISTAKES["no-scaling"], **samples.MISTAKES["no-eval-mode"]}
+MANUAL = {  # student -> {grade_id: (points, comment)}
+    0: {"plot_modes": (2, None), "why_dropout": (3, "좋은 설명입니다. 앙상블 관점도 잘 짚었어요.")},
+    1: {"plot_modes": (1, "평가모드 그림의 제목이 없습니다."), "why_dropout": (2, None)},
+}
+HIDDEN_CODE_MARKERS = ["BEGIN HIDDEN TESTS", "dropout_kit.grading", 'grade("test_', "def test_"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the hub creates Unix users: run as root"),
+    pytest.mark.skipif(not HUB_PYTHON.exists(),
+                       reason=f"no hub environment at {HUB_PREFIX}: `make hub-test` builds it"),
+]
+
+
+class Week:
+    """What the scenario shares: the hub, the browser, one page per person, timings."""
+
+    def __init__(self):
+        self.hub = HubRun(STATE, PORT)
+        self.screens = browser.Screens(STATE / "screenshots")
+        self.chromium: browser.Chromium | None = None
+        self.pages: dict[str, object] = {}
+        self.timings: dict[str, float] = {}
+
+    def page(self, login: Login):
+        """The person's browser tab, logged in (their server spawned) on first use."""
+        if login.user not in self.pages:
+            page = self.chromium.new_page()
+            t0 = time.monotonic()
+            browser.log_in(page, self.hub.url, login.user, login.password)
+            self.timings[f"log in + spawn {login.user}"] = time.monotonic() - t0
+            self.pages[login.user] = page
+        return self.pages[login.user]
+
+    def shot(self, login: Login, step: str, **kw) -> None:
+        self.screens.shot(self.page(login), f"{login.user}-{step}", **kw)
+
+
+@pytest.fixture(scope="module")
+def week(pytestconfig):
+    if port_in_use(PORT):
+        pytest.fail(f"127.0.0.1:{PORT} is taken: is `make hub` running? Stop it (Ctrl-C) "
+                    "first, or choose another port with HUB_PORT=...")
+    w = Week()
+    w.hub.start()
+    w.timings["hub start (users, course, release, hub)"] = w.hub.start_seconds
+    w.chromium = browser.Chromium()
+    yield w
+    w.chromium.close()
+    w.hub.stop()
+    report = "\n".join(["", "hub-test timings (s):",
+                        *[f"  {name:<48} {seconds:7.1f}" for name, seconds in w.timings.items()],
+                        f"screenshots: {w.screens.folder}", ""])
+    (STATE / "timings.txt").write_text(report)
+    with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print(report)
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def timed(week: Week, name: str, fn, *args):
+    t0 = time.monotonic()
+    result = fn(*args)
+    week.timings[name] = time.monotonic() - t0
+    return result
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, str]:
+    return samples.reference_answers(samples.source_notebook(REPO))
+
+
+def test_student_a_fetches_validates_and_submits(week, reference):
+    a = week.hub.students[0]
+    page = week.page(a)
+    week.shot(a, "lab")
+    lab.open_assignments(page)
+    week.shot(a, "assignments")
+    lab.fetch(page, HW)
+    lab.refresh_file_browser(page)
+    week.shot(a, "fetched")
+
+    # Validate tells the truth: a my_dropout that does not scale fails its self-check.
+    notebooks.write_answers(page, week.hub.url, a.user, {**reference,
+                                                         **samples.MISTAKES["no-scaling"]})
+    verdict = timed(week, "validate (list button)", lab.validate, page, HW, HW)
+    week.shot(a, "validate-self-check-fails")
+    assert NO_SCALING_MESSAGE in verdict, verdict
+    assert "Success" not in verdict
+    lab.close_dialog(page)
+
+    # The right answers: open the notebook, the notebook's own Validate button, Submit.
+    notebooks.write_answers(page, week.hub.url, a.user, reference)
+    lab.open_notebook(page, HW, HW)
+    week.shot(a, "notebook")
+    page.locator(".validate-button jp-button, .validate-button button").first.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=lab.GRADING_TIMEOUT_MS)
+    verdict = dialog.inner_text()
+    week.shot(a, "validate-success")
+    assert "Success! Your notebook passes all the tests." in verdict, verdict
+    lab.close_dialog(page)
+
+    page.locator(".lm-TabBar-tab", has_text="Assignments").click()
+    lab.refresh(page)
+    lab.submit(page, HW)
+    week.shot(a, "submitted")
+
+
+def test_student_b_renamed_notebook_refused_then_submits_twice(week, reference):
+    b = week.hub.students[1]
+    page = week.page(b)
+    lab.open_assignments(page)
+    lab.fetch(page, HW)
+    # The notebook renamed: nbgrader refuses the submission with its message (the hub's
+    # ExchangeSubmit.strict); nothing is lost, the renamed notebook stays in B's home.
+    notebooks.rename(page, week.hub.url, b.user, f"{HW}/{HW}.ipynb", f"{HW}/내 과제.ipynb")
+    message = lab.submit_refused(page, HW)
+    week.shot(b, "renamed-notebook-refused")
+    lab.close_dialog(page)
+    assert f"{HW}.ipynb: MISSING" in message and "내 과제.ipynb: EXTRA" in message, message
+    assert notebooks.get_notebook(page, week.hub.url, b.user, f"{HW}/내 과제.ipynb")
+    assert not [d for d in os.listdir(EXCHANGE_COURSE / "inbound") if d.startswith(b.user)]
+
+    # Two submissions, the name restored: first the right answers, then two classic
+    # mistakes. The later one counts (`nbgrader collect` takes each student's latest
+    # submission): test_gradebook_equals_command_line_autograde finds B's mistakes.
+    notebooks.rename(page, week.hub.url, b.user, f"{HW}/내 과제.ipynb", f"{HW}/{HW}.ipynb")
+    notebooks.write_answers(page, week.hub.url, b.user, reference)
+    lab.refresh(page)
+    lab.submit(page, HW)
+    notebooks.write_answers(page, week.hub.url, b.user, {**reference, **B_MISTAKES})
+    lab.submit(page, HW)
+    lab.refresh_file_browser(page)
+    week.shot(b, "submitted-twice")
+    assert page.locator(f"{lab.SUBMITTED} .nested_list_item").count() == 2
+
+
+def test_student_c_fetches_never_submits_and_validate_names_every_unanswered_part(week):
+    c = week.hub.students[2]
+    page = week.page(c)
+    lab.open_assignments(page)
+    lab.fetch(page, HW)
+    verdict = lab.validate(page, HW, HW)
+    week.shot(c, "validate-unanswered")
+    lab.close_dialog(page)
+    assert "Success" not in verdict
+    for stub_start in ["# 여기에 코드를 작성하세요", "def my_dropout(x, p, training=True):",
+                       "torch.manual_seed(1)"]:
+        assert stub_start in verdict
+    assert verdict.count("NotImplementedError") >= 4, verdict
+
+
+def test_nbgrader_validate_command_reports_failing_self_checks(week, reference):
+    """The same verdicts from `nbgrader validate` in a student's terminal."""
+    b, c = week.hub.students[1], week.hub.students[2]
+    done = run_as(b, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{HW}/{HW}.ipynb"])
+    assert NO_SCALING_MESSAGE in done.stdout, done.stdout + done.stderr
+    assert "Success" not in done.stdout
+    done = run_as(c, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{HW}/{HW}.ipynb"])
+    assert done.stdout.count("NotImplementedError") >= 4, done.stdout + done.stderr
+
+
+def test_students_cannot_read_each_other(week):
+    a, b = week.hub.students[0], week.hub.students[1]
+    inbound = EXCHANGE_COURSE / "inbound"
+    b_submission = next(d for d in os.listdir(inbound) if d.startswith(f"{b.user}+"))
+    guess = "+".join(b_submission.split("+")[:3])  # the name without its random part
+    probe = f"""
+import glob, os, sys
+def denied(fn):
+    try:
+        fn()
+    except PermissionError:
+        return True
+    return False
+checks = {{
+    "B's home": denied(lambda: os.listdir({str(b.home)!r})),
+    "B's notebook": denied(lambda: open({str(b.home / HW / (HW + '.ipynb'))!r}).read()),
+    "the inbound listing": denied(lambda: os.listdir({str(inbound)!r})),
+}}
+checks["B's submission by name"] = not glob.glob({str(inbound)!r} + "/{b.user}+*")
+checks["B's submission without its random part"] = not os.path.exists({str(inbound / guess)!r})
+print(checks)
+sys.exit(0 if all(checks.values()) else 1)
+"""
+    done = run_as(a, [str(HUB_PYTHON), "-c", probe])
+    assert done.returncode == 0, f"student A could read: {done.stdout}{done.stderr}"
+
+
+def test_hub_restart_keeps_servers_and_exchange(week):
+    a = week.hub.students[0]
+    before = exchange_snapshot()
+    server_pids = singleuser_pids(a)
+    assert server_pids, "student A's server is not running"
+    timed(week, "hub restart (SIGHUP: the hub process)", week.hub.restart_hub)
+    assert singleuser_pids(a) == server_pids, "student A's server was restarted"
+    page = week.page(a)
+    page.reload()
+    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+    lab.open_assignments(page)
+    week.shot(a, "after-hub-restart")
+    assert page.locator(f"{lab.SUBMITTED} > .list_item").count() == 1
+    assert exchange_snapshot() == before
+
+
+def exchange_snapshot() -> dict[str, int]:
+    snap = {}
+    for dirpath, _, files in os.walk(EXCHANGE_COURSE):
+        for f in files:
+            p = Path(dirpath) / f
+            snap[str(p.relative_to(EXCHANGE_COURSE))] = p.stat().st_size
+    return snap
+
+
+def singleuser_pids(login: Login) -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == login.uid and \
+                        b"jupyterhub-singleuser" in (entry / "cmdline").read_bytes():
+                    pids.add(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return pids
+
+
+def test_instructor_grades_in_the_formgrader(week):
+    inst = week.hub.instructor
+    a, b = week.hub.students[0], week.hub.students[1]
+    page = week.page(inst)
+    formgrader.open_formgrader(page, week.hub.url, inst.user)
+    week.shot(inst, "formgrader")
+    log = formgrader.click_assignment_action(page, HW, "collect")
+    week.shot(inst, "collected")
+    assert "Successfully collected" in log, log
+    formgrader.close_modal(page)
+    page.reload()
+    assert formgrader.submissions_count(page, HW) == 2  # A and B; C never submitted
+
+    formgrader.open_submissions(page, HW)
+    for student in (a, b):
+        log = timed(week, f"autograde {student.user} (formgrader)", formgrader.autograde,
+                    page, student.user)
+        week.shot(inst, f"autograded-{student.user}")
+        assert f"Successfully autograded '{HW}' for student '{student.user}'" in log, log
+        # The kit's sandbox ran the grading kernel, as the instructor, in bubblewrap.
+        assert f"Grading kernel sandbox: mode=namespaces, user={inst.user}" in log, log
+        formgrader.close_modal(page)
+
+    for index, student in enumerate((a, b)):
+        formgrader.open_manual_grading(page, week.hub.url, inst.user, HW, HW, student.user)
+        for grade_id, (points, comment) in MANUAL[index].items():
+            formgrader.give_points(page, grade_id, points, comment)
+        formgrader.assert_saved(page, MANUAL[index])
+        formgrader.show_cell(page, "plot_modes")
+        week.shot(inst, f"manual-grading-{student.user}")
+
+    formgrader.open_formgrader(page, week.hub.url, inst.user)
+    log = timed(week, "generate feedback (formgrader)", formgrader.click_assignment_action,
+                page, HW, "generate-feedback")
+    week.shot(inst, "feedback-generated")
+    assert "Success" in log, log
+    formgrader.close_modal(page)
+    log = formgrader.click_assignment_action(page, HW, "release-feedback")
+    week.shot(inst, "feedback-released")
+    assert "Success" in log, log
+    formgrader.close_modal(page)
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["student-a", "student-b"])
+def test_students_read_their_feedback(week, index):
+    student = week.hub.students[index]
+    page = week.page(student)
+    lab.open_assignments(page)
+    lab.fetch_feedback(page, HW)
+    week.shot(student, "feedback-fetched")
+    html_path = notebooks.newest_feedback(page, week.hub.url, student.user, HW)
+    lab.open_feedback(page, html_path, "[test_my_dropout_scale]")
+    week.shot(student, "feedback")
+    html = notebooks.get_text(page, week.hub.url, student.user, html_path)
+    for marker in HIDDEN_CODE_MARKERS:
+        assert marker not in html, f"hidden code in {student.user}'s feedback: {marker}"
+    assert "[test_split]" in html and "✅" in html
+    if index == 1:  # B's two mistakes, named in Korean
+        assert "❌" in html
+        assert "학습모드인 층이 있습니다" in html
+    comment = MANUAL[index]["why_dropout"][1] or MANUAL[index]["plot_modes"][1]
+    assert comment in html
+
+
+def test_gradebook_equals_command_line_autograde(week):
+    inst = week.hub.instructor
+    students = [s.user for s in week.hub.students[:2]]
+    course = inst.home / "course"
+    cli = timed(week, "nbgrader autograde (command line, 2 notebooks)",
+                gradebooks.autograde_on_command_line, inst, course, students)
+    for index, student in enumerate(students):
+        hub_scores = gradebooks.cell_scores(course / "gradebook.db", student)
+        cli_scores = gradebooks.cell_scores(cli / "gradebook.db", student)
+        for cell in gradebook.AUTO_CELLS:
+            assert hub_scores[cell] == cli_scores[cell], (student, cell, hub_scores, cli_scores)
+        manual = sum(points for points, _ in MANUAL[index].values())
+        assert sum(hub_scores.values()) == gradebooks.auto_total(cli_scores) + manual
+    a_total = gradebooks.auto_total(gradebooks.cell_scores(course / "gradebook.db", students[0]))
+    b_total = gradebooks.auto_total(gradebooks.cell_scores(course / "gradebook.db", students[1]))
+    assert a_total == 15 and b_total < a_total
+
+
+def test_stopping_the_hub_removes_its_users_and_processes(week):
+    people = [week.hub.instructor, *week.hub.students]
+    uids = [p.uid for p in people]
+    week.hub.stop()
+    for p in people:
+        done = subprocess.run(["id", p.user], capture_output=True)
+        assert done.returncode != 0, f"user {p.user} still exists"
+    left = [e.name for e in Path("/proc").iterdir()
+            if e.name.isdigit() and _owner(e) in uids]
+    assert not left, f"processes of the removed users: {left}"
+    assert not EXCHANGE_COURSE.exists()
+
+
+def _owner(entry: Path) -> int | None:
+    try:
+        return entry.stat().st_uid
+    except FileNotFoundError:
+        return None
