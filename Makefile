@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[hub]"
 	touch $(STAMP)
 
-$(HUB_STAMP): pyproject.toml $(wildcard dropout_kit/*.py)
+$(HUB_STAMP): pyproject.toml $(shell find dropout_kit -name "*.py")
 	scripts/system-packages.sh --hub
 	umask 022 && /usr/bin/python3 -m venv $(HUB_PREFIX)
 	umask 022 && $(HUB_PREFIX)/bin/pip install --quiet --upgrade pip
