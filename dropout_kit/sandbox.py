@@ -494,6 +494,10 @@ class SandboxKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if self._launch_env is not None:
             kw["env"] = {**self._launch_env, **(self.kernel_spec.env or {})}
+        if self.other_language and "--unshare-pid" in self._launch_prefix:
+            # Its parent's pid (JPY_PARENT_PID) does not exist in the PID namespace: no
+            # polling; bubblewrap's --die-with-parent ends the kernel with nbgrader.
+            kw["independent"] = True
         await super()._async_launch_kernel(kernel_cmd, **kw)
 
     _launch_kernel = _async_launch_kernel
