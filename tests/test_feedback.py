@@ -3,6 +3,11 @@ region (it could quote hidden lines), and kept, as nbgrader keeps it, when the t
 visible to the student."""
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests
@@ -39,6 +44,12 @@ def feedback_tracebacks(db_url: str | None, sources: dict[str, str]) -> dict[str
     nb, resources = ClearHiddenTests().preprocess(nb, resources)
     nb, resources = ScrubTestTracebacks().preprocess(nb, resources)
     return {cell.metadata.nbgrader["grade_id"]: cell.outputs[0]["traceback"] for cell in nb.cells}
+
+
+@pytest.fixture(autouse=True)
+def alembic_on_path(monkeypatch):
+    """nbgrader runs `alembic` from PATH when it creates a gradebook."""
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
 
 
 def test_only_cells_with_a_hidden_region_lose_their_traceback(tmp_path):
