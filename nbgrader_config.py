@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from dropout_kit import settings
+from dropout_kit import engine
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 COURSE_ROOT = Path(__file__).resolve().parent
@@ -25,67 +25,15 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# 여기에 코드를 작성하세요\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "여기에 답을 작성하세요."
 
-# Per-cell time limit while autograding; the students' two trainings take ~2 s each.
-c.Execute.timeout = settings.CELL_TIMEOUT_SECONDS
-
-# Feedback returned to students: hidden-test code and tracebacks that would show it
-# are removed (stock nbgrader leaks them: nbgrader issues #917, #1363).
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "dropout_kit.feedback.ScrubTestTracebacks",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
-
-# The hidden checks run in a separate, sandboxed checker process that alone reads this
-# folder; the students' kernels answer its requests and cannot see it (dropout_kit/broker.py).
-c.SafeExecute.grader_tests = str(COURSE_ROOT / "grader_tests")
-
 # nbgrader runs `alembic` as a subprocess: make this environment's bin/ reachable
 # even when nobody activated it.
 _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
-# --- Sandbox and limits (issue 4) ---
-# Student code runs in a sandboxed, resource-limited kernel (dropout_kit/sandbox.py;
-# threat model in the README). DROPOUT_KIT_SANDBOX=off|rlimits|namespaces|auto (default
-# auto: namespaces with bubblewrap when available, else limits only, with a warning).
-c.SandboxKernelManager.mode = os.environ.get("DROPOUT_KIT_SANDBOX", "auto")
-c.SandboxKernelManager.course_root = str(COURSE_ROOT)
-c.SandboxKernelManager.memory_limit_mb = 4096
-c.SandboxKernelManager.max_processes = 256
-c.SandboxKernelManager.max_open_files = 1024
-c.SandboxKernelManager.cpu_time_limit = 1800
-c.SandboxKernelManager.max_file_size_mb = 64
-c.SandboxKernelManager.tmp_size_mb = 256
-# One torch/OpenMP thread per kernel, whoever starts the grading (two `nbgrader autograde`
-# runs at once would otherwise each spin one thread per core).
-c.SandboxKernelManager.threads = int(os.environ.get("DROPOUT_KIT_KERNEL_THREADS", "1"))
-# Bounded time: c.Execute.timeout (above) per cell, this per notebook (restarts included).
-c.SafeExecute.notebook_timeout = 900
-c.SafeExecute.max_kernel_restarts = 3
-c.SafeExecute.max_output_bytes = 1_000_000
-# Reading submissions: damaged files, lost/duplicated/edited nbgrader cells, big files.
-c.Autograde.exporter_class = "dropout_kit.intake.SubmissionExporter"
-c.Autograde.pre_convert_hook = "dropout_kit.canary.pre_convert_hook"  # canary, then unsafe files
-c.SubmissionFiles.max_file_mb = 20
-c.SubmissionFiles.max_total_mb = 100
-c.Autograde.sanitize_preprocessors = [
-    "dropout_kit.intake.RestoreInstructorCells",
-    "nbgrader.preprocessors.ClearOutput",
-    "nbgrader.preprocessors.DeduplicateIds",
-    "nbgrader.preprocessors.OverwriteKernelspec",
-    "nbgrader.preprocessors.OverwriteCells",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-c.Autograde.autograde_preprocessors = [
-    "dropout_kit.execute.SafeExecute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "dropout_kit.grade_cells.GuardGradeCells",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
+# --- The grading engine (dropout_kit/engine.py) ---
+# Hidden checks in a sandboxed checker process, sandboxed and limited kernels (threat model
+# in the README; DROPOUT_KIT_SANDBOX=off|rlimits|namespaces|auto), bounded time, robust
+# intake of submissions, feedback without hidden code. The same engine without this
+# course's settings: dropout_kit.engine.global_config.
+engine.configure(c, COURSE_ROOT)

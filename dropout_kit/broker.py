@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 import secrets
 import shutil
 import sys
@@ -26,13 +25,9 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
 import dropout_kit
-from dropout_kit.cells import grade_id
+from dropout_kit.cells import grade_call, grade_id
 from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult, cell_score, report
 from dropout_kit.kernel import agent as agent_module
-
-# An autograder cell of the kit: comments, the hidden-test markers, the import and one call.
-GRADE_CALL = re.compile(r"""^grade\(\s*["']([A-Za-z_][\w]*)["']\s*\)$""")
-IGNORED_LINES = re.compile(r"^(#.*|from dropout_kit\.grading import grade)?$")
 
 AGENT_NAME = "__dropout_kit_agent__"
 AGENT_SOURCE = Path(agent_module.__file__).read_text(encoding="utf-8")
@@ -65,16 +60,7 @@ def kit_test_id(cell: NotebookNode) -> str | None:
     nbgrader = cell.metadata.get("nbgrader", {})
     if not (nbgrader.get("grade") and not nbgrader.get("solution")):
         return None
-    calls = []
-    for line in cell.source.splitlines():
-        line = line.strip()
-        if IGNORED_LINES.match(line):
-            continue
-        match = GRADE_CALL.match(line)
-        if match is None:
-            return None
-        calls.append(match.group(1))
-    return calls[0] if len(calls) == 1 else None
+    return grade_call(cell.source)
 
 
 def boot_code() -> str:

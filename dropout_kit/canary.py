@@ -149,7 +149,18 @@ def ensure(config, grader_tests: Path, source_notebook: Path, log, cached: bool 
     return canary
 
 
-_passed_in_this_process: set[str] = set()
+_passed_in_this_process: set[str] = set()  # source folders
+
+
+def has_kit_cells(notebook: Path) -> bool:
+    """Whether a source notebook has the kit's autograder cells (only those have a canary)."""
+    from dropout_kit.broker import kit_test_id
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception:  # noqa: BLE001 - nbgrader itself reports an unreadable source
+        return False
+    return any(kit_test_id(cell) for cell in nb.cells)
 
 
 def pre_convert_hook(assignment=None, student=None, notebooks=(), **kwargs):
@@ -160,15 +171,17 @@ def pre_convert_hook(assignment=None, student=None, notebooks=(), **kwargs):
 
     converter = _running_converter()
     grader_tests = converter.config.SafeExecute.get("grader_tests") if converter is not None else None
-    if grader_tests and assignment not in _passed_in_this_process:
+    source = None
+    if grader_tests:
         coursedir = converter.coursedir
-        source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
-        notebooks_here = sorted(source.glob("*.ipynb"))
+        source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment)).resolve()
+    if source is not None and str(source) not in _passed_in_this_process:
         try:
-            for notebook in notebooks_here:
-                ensure(converter.config, Path(grader_tests), notebook, converter.log)
+            for notebook in sorted(source.glob("*.ipynb")):
+                if has_kit_cells(notebook):
+                    ensure(converter.config, Path(grader_tests), notebook, converter.log)
         except CanaryFailed as failure:
             converter.log.error("%s", failure)
             raise SystemExit(2) from failure
-        _passed_in_this_process.add(assignment)
+        _passed_in_this_process.add(str(source))
     return skip_unsafe_files(assignment=assignment, student=student, notebooks=notebooks, **kwargs)

@@ -3,9 +3,29 @@ or from a notebook's plain JSON, and never tripped by malformed metadata (submis
 are untrusted)."""
 from __future__ import annotations
 
+import re
+
+# An autograder cell of the kit: comments, the hidden-test markers, the import and one call.
+GRADE_CALL = re.compile(r"""^grade\(\s*["']([A-Za-z_][\w]*)["']\s*\)$""")
+IGNORED_LINES = re.compile(r"^(#.*|from dropout_kit\.grading import grade)?$")
+
 
 def grade_id(cell: dict) -> str | None:
     """The cell's nbgrader grade_id; None when it has none or its metadata is malformed."""
     metadata = cell.get("metadata")
     nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
     return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+
+
+def grade_call(source: str) -> str | None:
+    """The module of the one `grade("<module>")` call that is all of `source`, or None."""
+    calls = []
+    for line in source.splitlines():
+        line = line.strip()
+        if IGNORED_LINES.match(line):
+            continue
+        match = GRADE_CALL.match(line)
+        if match is None:
+            return None
+        calls.append(match.group(1))
+    return calls[0] if len(calls) == 1 else None

@@ -174,7 +174,7 @@ class SafeExecute(Execute):
         replayable: list[int] = []
         self.resources[VERDICTS] = {}
         try:
-            if self.grader_tests:
+            if self.grader_tests and any(broker.kit_test_id(cell) for cell in self.nb.cells):
                 self._checker = broker.CheckerProcess(
                     Path(self.grader_tests), SandboxKernelManager(parent=self).confinement, self.log)
                 await self._checker.start()  # imports torch while the kernel starts

@@ -10,7 +10,8 @@ Three hooks of `nbgrader autograde`, wired in nbgrader_config.py:
     duplicated cells keep one graded copy (the last, as nbgrader does), every cell's
     metadata, type and (when locked) source come from the gradebook, and cells the
     student deleted are put back where they were. The test cells that run are therefore
-    always the instructor's.
+    always the instructor's. In a notebook without the kit's autograder cells, a grade_id
+    the gradebook does not know fails the notebook, as in stock nbgrader.
   * `skip_unsafe_files` (c.Autograde.pre_convert_hook) keeps oversized files and
     symbolic links in the submission folder from being copied next to the notebook.
 """
@@ -33,7 +34,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 from traitlets.config import LoggingConfigurable
 
-from dropout_kit.cells import grade_id
+from dropout_kit.cells import grade_call, grade_id
 
 NOTE_PREFIX = "⚠ **채점 안내**: "
 CELL_MAKERS = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}
@@ -152,6 +153,14 @@ def grading_semantics(meta: dict) -> tuple:
     return (*(meta.get(key, False) for key in SEMANTIC_KEYS), points)
 
 
+def has_kit_cells(sources: dict[str, tuple], test_cells: set[str]) -> bool:
+    """Whether the gradebook's notebook has an autograder cell of the kit (`grade(...)`):
+    the kit's assignment. In other notebooks a grade_id the gradebook does not know fails
+    the notebook, as in stock nbgrader; in the kit's, that cell is graded as an ordinary
+    cell so that a student's edit cannot stop their own grading."""
+    return any(sources[name][0] == "code" and grade_call(sources[name][2]) for name in test_cells)
+
+
 class RestoreInstructorCells(NbGraderPreprocessor):
     """Puts the instructor's nbgrader cells back exactly as the gradebook knows them."""
 
@@ -164,6 +173,7 @@ class RestoreInstructorCells(NbGraderPreprocessor):
             points = {c.name: c.max_score for c in notebook.grade_cells}
             solutions = {c.name for c in notebook.solution_cells}
             tasks = {c.name for c in notebook.task_cells}
+        kit_notebook = has_kit_cells(sources, set(points) - solutions)
         released = instructor_cells(self.config, "release", assignment_id, notebook_id)
         changes: list[str] = []
 
@@ -183,6 +193,8 @@ class RestoreInstructorCells(NbGraderPreprocessor):
             if meta is None:
                 continue
             name = meta.get("grade_id") if isinstance(meta, dict) else None
+            if isinstance(name, str) and name not in sources and not kit_notebook:
+                continue  # as stock: nbgrader's OverwriteCells and CheckCellMetadata fail it
             if not isinstance(name, str) or name not in sources or name in kept:
                 del cell.metadata["nbgrader"]
                 why = ("malformed nbgrader metadata" if not isinstance(name, str) else

@@ -8,6 +8,10 @@ course directory. `SandboxKernelManager` starts the kernel instead as
         prlimit [memory, processes, files, CPU, file size]
           <this environment's python> -I -m ipykernel_launcher -f <connection file>
 
+The kernel is the one the notebook names, looked up as stock nbgrader does (NoSuchKernel
+when it is not installed). A Python kernel is always this environment's python (above); a
+kernel of another language runs its own program, in the same sandbox and limits.
+
 Inside bubblewrap the kernel sees the system's read-only runtime (/usr, this Python,
 this environment), its own submission folder (autograded/<student>/<assignment>/,
 writable, its working directory) and a small private /tmp. The rest of the course
@@ -98,6 +102,22 @@ def course_python_kernelspec() -> KernelSpec:
         metadata={},
         env={},
     )
+
+
+def runs_course_python(spec: KernelSpec) -> bool:
+    """Whether a notebook's kernelspec asks for Python: the kit grades it in this
+    environment's python (course_python_kernelspec), whichever python the spec names."""
+    return (spec.language or "").lower() == "python"
+
+
+def kernelspec_paths(spec: KernelSpec) -> list[Path]:
+    """What a kernel of another language needs to read besides the system: its kernelspec
+    folder and the environment of its program (the folder above its bin/)."""
+    paths = [Path(spec.resource_dir)] if spec.resource_dir else []
+    program = shutil.which(spec.argv[0]) if spec.argv else None
+    if program:
+        paths.append(Path(os.path.realpath(program)).parent.parent)
+    return paths
 
 
 @dataclass
@@ -342,9 +362,16 @@ class SandboxKernelManager(AsyncKernelManager):
 
     @property
     def kernel_spec(self) -> KernelSpec:
+        """The notebook's kernel, as stock nbgrader finds it by name (NoSuchKernel if it is
+        not installed); a Python one is this environment's python (see course_python_kernelspec)."""
         if self._kernel_spec is None:
-            self._kernel_spec = course_python_kernelspec()
+            named = self.kernel_spec_manager.get_kernel_spec(self.kernel_name)
+            self._kernel_spec = course_python_kernelspec() if runs_course_python(named) else named
         return self._kernel_spec
+
+    @property
+    def other_language(self) -> bool:
+        return not runs_course_python(self.kernel_spec)
 
     @property
     def limits(self) -> Limits:
@@ -385,7 +412,8 @@ class SandboxKernelManager(AsyncKernelManager):
     def _plan_launch(self, workdir: Path) -> None:
         self._launch_prefix, self._launch_env, self._identity = self.confinement(
             workdir=workdir.resolve(), scratch=self._workspace,
-            read_only=[*python_runtime_paths(), *map(Path, self.read_only_paths)],
+            read_only=[*python_runtime_paths(), *map(Path, self.read_only_paths),
+                       *(kernelspec_paths(self.kernel_spec) if self.other_language else [])],
             writable=[workdir.resolve(), self._workspace])
         if self._identity is not None:
             self._hand_over(workdir.resolve())
@@ -459,7 +487,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
-        if self._launch_prefix and "--unshare-pid" in self._launch_prefix:
+        if self._launch_prefix and "--unshare-pid" in self._launch_prefix and not self.other_language:
             # In a PID namespace the kernel's parent is pid 1; bubblewrap's
             # --die-with-parent replaces ipykernel's parent polling.
             cmd = [*cmd, "--IPKernelApp.parent_handle=1"]
@@ -467,7 +495,11 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if self._launch_env is not None:
-            kw["env"] = self._launch_env
+            kw["env"] = {**self._launch_env, **(self.kernel_spec.env or {})}
+        if self.other_language and "--unshare-pid" in self._launch_prefix:
+            # Its parent's pid (JPY_PARENT_PID) does not exist in the PID namespace: no
+            # polling; bubblewrap's --die-with-parent ends the kernel with nbgrader.
+            kw["independent"] = True
         await super()._async_launch_kernel(kernel_cmd, **kw)
 
     _launch_kernel = _async_launch_kernel

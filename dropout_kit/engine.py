@@ -1,0 +1,107 @@
+"""The kit's grading engine as nbgrader configuration, apart from the course's own settings.
+
+`configure(c, course_root)` sets what the kit adds to nbgrader: the hardened execute step
+and its checker (SafeExecute), the sandboxed kernels (SandboxKernelManager), the intake of
+submissions, the guard on the kit's autograder cells and the feedback scrubbing. The course's
+nbgrader_config.py calls it; `global_config` writes the same engine as a stand-alone
+nbgrader_config.py (for a JUPYTER_CONFIG_DIR), so that nbgrader's own tests can run through
+it (tests/test_nbgrader_peer.py).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dropout_kit import settings
+
+FEEDBACK_PREPROCESSORS = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "dropout_kit.feedback.ScrubTestTracebacks",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+SANITIZE_PREPROCESSORS = [
+    "dropout_kit.intake.RestoreInstructorCells",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+AUTOGRADE_PREPROCESSORS = [
+    "dropout_kit.execute.SafeExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "dropout_kit.grade_cells.GuardGradeCells",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+
+def configure(c, course_root: Path) -> None:
+    """Sets the engine on the nbgrader config `c`; `course_root` holds grader_tests/."""
+    configure_execution(c, course_root)
+    configure_sandbox(c, course_root)
+    configure_intake(c)
+    # Feedback returned to students: hidden-test code and tracebacks that would show it
+    # are removed (stock nbgrader leaks them: nbgrader issues #917, #1363).
+    c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
+
+
+def configure_execution(c, course_root: Path) -> None:
+    # Per-cell time limit while autograding; the students' two trainings take ~2 s each.
+    c.Execute.timeout = settings.CELL_TIMEOUT_SECONDS
+    # The hidden checks run in a separate, sandboxed checker process that alone reads this
+    # folder; the students' kernels answer its requests and cannot see it (dropout_kit/broker.py).
+    c.SafeExecute.grader_tests = str(course_root / "grader_tests")
+    # Bounded time: c.Execute.timeout (above) per cell, this per notebook (restarts included).
+    c.SafeExecute.notebook_timeout = 900
+    c.SafeExecute.max_kernel_restarts = 3
+    c.SafeExecute.max_output_bytes = 1_000_000
+    c.Autograde.autograde_preprocessors = list(AUTOGRADE_PREPROCESSORS)
+
+
+def configure_sandbox(c, course_root: Path) -> None:
+    # Student code runs in a sandboxed, resource-limited kernel (dropout_kit/sandbox.py;
+    # threat model in the README). DROPOUT_KIT_SANDBOX=off|rlimits|namespaces|auto (default
+    # auto: namespaces with bubblewrap when available, else limits only, with a warning).
+    c.SandboxKernelManager.mode = os.environ.get("DROPOUT_KIT_SANDBOX", "auto")
+    c.SandboxKernelManager.course_root = str(course_root)
+    c.SandboxKernelManager.memory_limit_mb = 4096
+    c.SandboxKernelManager.max_processes = 256
+    c.SandboxKernelManager.max_open_files = 1024
+    c.SandboxKernelManager.cpu_time_limit = 1800
+    c.SandboxKernelManager.max_file_size_mb = 64
+    c.SandboxKernelManager.tmp_size_mb = 256
+    # One torch/OpenMP thread per kernel, whoever starts the grading (two `nbgrader autograde`
+    # runs at once would otherwise each spin one thread per core).
+    c.SandboxKernelManager.threads = int(os.environ.get("DROPOUT_KIT_KERNEL_THREADS", "1"))
+
+
+def configure_intake(c) -> None:
+    # Reading submissions: damaged files, lost/duplicated/edited nbgrader cells, big files.
+    c.Autograde.exporter_class = "dropout_kit.intake.SubmissionExporter"
+    c.Autograde.pre_convert_hook = "dropout_kit.canary.pre_convert_hook"  # canary, then unsafe files
+    c.SubmissionFiles.max_file_mb = 20
+    c.SubmissionFiles.max_total_mb = 100
+    c.Autograde.sanitize_preprocessors = list(SANITIZE_PREPROCESSORS)
+
+
+GLOBAL_CONFIG = """\
+# The dropout-kit grading engine, as configured for the course at {root!r}.
+from pathlib import Path
+
+from dropout_kit import engine
+
+engine.configure(get_config(), Path({root!r}))  # noqa: F821
+"""
+
+
+def global_config(folder: Path, course_root: Path) -> Path:
+    """Writes folder/nbgrader_config.py holding only the engine (for JUPYTER_CONFIG_DIR)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "nbgrader_config.py"
+    path.write_text(GLOBAL_CONFIG.format(root=str(course_root)), encoding="utf-8")
+    return path
