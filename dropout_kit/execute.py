@@ -247,6 +247,7 @@ class SafeExecute(Execute):
                 await self._checker.start()
             await self._ask_agent(broker.encoded_request("reset"), deadline)
             await self._checker.send({"run": test_id})
+            requests, in_kernel = 0, 0.0
             while True:
                 message = await self._checker.receive(max(0.1, deadline - monotonic()))
                 if "result" in message:
@@ -254,7 +255,9 @@ class SafeExecute(Execute):
                 if "source" in message:
                     await self._checker.send({"text": broker.solution_source(self.nb, message["source"])})
                 elif "kernel" in message:
+                    asked = monotonic()
                     reply = await self._ask_agent(base64.b64decode(message["kernel"]), deadline)
+                    requests, in_kernel = requests + 1, in_kernel + monotonic() - asked
                     await self._checker.send({"reply": base64.b64encode(reply).decode("ascii")} if reply is not None
                                              else {"unavailable": "no answer from the kernel's agent"})
         except (CheckTimeout, asyncio.TimeoutError):
@@ -273,6 +276,8 @@ class SafeExecute(Execute):
             await self._checker.stop()  # mid-module: a new one serves the next cell
             raise
         result = ModuleResult.from_data(message["result"])
+        self.log.debug("SafeExecute: student %s: %s: %d requests, %.2f s in the kernel", self._student,
+                       test_id, requests, in_kernel)
         cell.outputs = broker.cell_outputs(result)
         cell.metadata["execution"] = {"iopub.execute_input": started, "shell.execute_reply": _now()}
         self.resources[VERDICTS][grade_id(cell)] = cell_score(result)
