@@ -25,6 +25,7 @@ import pytest
 from dropout_kit import gradebook, samples, settings
 from dropout_kit.cells import grade_id
 from hostile import corpus, grading_run
+from sandboxed_kernel import printed_by
 
 pytestmark = pytest.mark.slow
 
@@ -132,12 +133,6 @@ def test_without_namespaces_limits_hold_isolation_is_lost_and_the_log_says_so(gr
 def test_kernel_sees_none_of_the_graders_extra_import_paths(tmp_path, monkeypatch):
     """Tools that grade in-process put course folders on sys.path; the sandbox binds only
     what a fresh python of this environment imports from."""
-    import asyncio
-
-    from traitlets.config import Config
-
-    from dropout_kit.sandbox import SandboxKernelManager
-
     other_course = tmp_path / "other-course"
     (other_course / "submitted").mkdir(parents=True)
     (other_course / "gradebook.db").write_text("secret")
@@ -145,26 +140,8 @@ def test_kernel_sees_none_of_the_graders_extra_import_paths(tmp_path, monkeypatc
     workdir.mkdir(parents=True)
     monkeypatch.syspath_prepend(str(other_course))
 
-    async def listing() -> str:
-        config = Config()
-        config.SandboxKernelManager.mode = "namespaces"
-        manager = SandboxKernelManager(config=config)
-        await manager.start_kernel(cwd=str(workdir))
-        client = manager.client()
-        client.start_channels()
-        seen = []
-        try:
-            await client.wait_for_ready(timeout=120)
-            await client.execute_interactive(
-                f"import os; print(os.path.exists({str(other_course)!r}), os.getcwd())", timeout=120,
-                output_hook=lambda msg: seen.append(msg["content"].get("text", "")))
-        finally:
-            client.stop_channels()
-            await manager.shutdown_kernel(now=True)
-            await manager.cleanup_resources()
-        return "".join(seen)
-
-    assert asyncio.run(listing()).split() == ["False", str(workdir)]
+    printed = printed_by(f"import os; print(os.path.exists({str(other_course)!r}), os.getcwd())", workdir)
+    assert printed.split() == ["False", str(workdir)]
 
 
 # Checks every submission passes, in another course's folder.

@@ -3,16 +3,14 @@ unknown name fails (NoSuchKernel), a Python kernel is this environment's python,
 of another language is its own program; all of them in the sandbox."""
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
 
 import pytest
 from jupyter_client.kernelspec import NoSuchKernel
-from traitlets.config import Config
 
-from dropout_kit.sandbox import SandboxKernelManager
+from sandboxed_kernel import printed_by
 
 # What the kernel reports: its kernelspec's variable, whether python runs isolated (-I, the
 # kit's python), whether the course folder is visible.
@@ -28,26 +26,6 @@ def install_kernelspec(kernels: Path, name: str, language: str) -> None:
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": name, "language": language, "env": {"FROM_SPEC": name},
     }))
-
-
-async def run_in_kernel(kernel_name: str, code: str, course: Path, workdir: Path) -> str:
-    config = Config()
-    config.SandboxKernelManager.mode = "namespaces"
-    config.SandboxKernelManager.course_root = str(course)
-    manager = SandboxKernelManager(kernel_name=kernel_name, config=config)
-    await manager.start_kernel(cwd=str(workdir))
-    client = manager.client()
-    client.start_channels()
-    seen = []
-    try:
-        await client.wait_for_ready(timeout=120)
-        await client.execute_interactive(code, timeout=120,
-                                         output_hook=lambda msg: seen.append(msg["content"].get("text", "")))
-    finally:
-        client.stop_channels()
-        await manager.shutdown_kernel(now=True)
-        await manager.cleanup_resources()
-    return "".join(seen)
 
 
 @pytest.fixture
@@ -71,11 +49,11 @@ def course(tmp_path, monkeypatch) -> tuple[Path, Path]:
 ])
 def test_the_named_kernel_runs_sandboxed(course, kernel_name, expected):
     root, workdir = course
-    out = asyncio.run(run_in_kernel(kernel_name, PROBE.format(course=str(root / "gradebook.db")), root, workdir))
+    out = printed_by(PROBE.format(course=str(root / "gradebook.db")), workdir, course=root, kernel_name=kernel_name)
     assert out.split() == expected
 
 
 def test_an_unknown_kernel_is_no_such_kernel(course):
     root, workdir = course
     with pytest.raises(NoSuchKernel):
-        asyncio.run(run_in_kernel("blah", "1", root, workdir))
+        printed_by("1", workdir, course=root, kernel_name="blah")
