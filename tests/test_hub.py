@@ -27,7 +27,8 @@ HW = "dropout"  # the assignment (homework), and its notebook
 EXCHANGE_COURSE = Path("/srv/nbgrader/exchange/dl-dropout")
 NO_SCALING_MESSAGE = "살아남은 값은 10배가 되어야 합니다"
 # Student B's two classic mistakes: no 1/(1-p) scaling, prediction in training mode.
-B_MISTAKES = {**samples.MISTAKES["no-scaling"], **samples.MISTAKES["no-eval-mode"]}
+MISTAKES = samples.mistakes(REPO)
+B_MISTAKES = {**MISTAKES["no-scaling"], **MISTAKES["no-eval-mode"]}
 MANUAL = {  # student -> {grade_id: (points, comment)}
     0: {"plot_modes": (2, None), "why_dropout": (3, "좋은 설명입니다. 앙상블 관점도 잘 짚었어요.")},
     1: {"plot_modes": (1, "평가모드 그림의 제목이 없습니다."), "why_dropout": (2, None)},
@@ -115,7 +116,7 @@ def test_student_a_fetches_validates_and_submits(week, reference):
 
     # Validate tells the truth: a my_dropout that does not scale fails its self-check.
     notebooks.write_answers(page, week.hub.url, a.user, {**reference,
-                                                         **samples.MISTAKES["no-scaling"]})
+                                                         **MISTAKES["no-scaling"]})
     verdict = timed(week, "validate (list button)", lab.validate, page, HW, HW)
     week.shot(a, "validate-self-check-fails")
     assert NO_SCALING_MESSAGE in verdict, verdict
