@@ -5,7 +5,9 @@ nbgrader's feedback HTML shows test cells as they ran, hidden regions included
 ClearHiddenTests on the feedback, then this preprocessor, which reduces errors in
 test cells that had a hidden region to their last line: a traceback would quote the
 hidden lines it ran. A visible test (no hidden region) keeps its traceback, as in
-stock nbgrader: the student can read every line of it anyway.
+stock nbgrader: the student can read every line of it anyway. The kit's cells also lose
+their verdicts-as-data output (CHECKS_MIME): the student reads the same verdicts in the
+Korean report above it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from nbconvert.preprocessors import Preprocessor
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests
+
+from dropout_kit.checks.runner import CHECKS_MIME
 
 
 class ScrubTestTracebacks(Preprocessor):
@@ -42,7 +46,12 @@ class ScrubTestTracebacks(Preprocessor):
             return cell, resources
         if self._hidden is not None and cell.metadata.nbgrader.get("grade_id") not in self._hidden:
             return cell, resources
+        kept = []
         for output in cell.get("outputs", []):
+            if CHECKS_MIME in output.get("data", {}):
+                continue  # the verdicts as data are for the instructor's tools; the report shows them
             if output.get("output_type") == "error":
                 output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+            kept.append(output)
+        cell["outputs"] = kept
         return cell, resources

@@ -113,6 +113,7 @@ def test_feedback_reports_checks_to_the_student(graded):
     assert "❌" in page and "아직 답을 작성하지 않았습니다" in page
     broken = html.unescape(course.feedback_file("breaks-import").read_text(encoding="utf-8"))
     assert "[test_split] 2 / 2점" in broken and "ModuleNotFoundError" not in broken
+    assert "<test_split:" not in broken  # the verdicts as data stay in the autograded notebook
 
 
 @pytest.mark.parametrize("cell", AUTOGRADER_CELLS)
