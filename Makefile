@@ -37,7 +37,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(HUB_STAMP)
 	scripts/system-packages.sh --tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 hub: $(HUB_STAMP)
 	$(HUB_PREFIX)/bin/python hub/run.py --state build/hub
