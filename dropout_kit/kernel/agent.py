@@ -1,6 +1,6 @@
 """The grading agent: the only kit code that runs in a student's grading kernel.
 
-The hidden checks run in a separate checker process (dropout_kit.checker). They reach the
+The hidden checks run in a separate checker process (dropout_kit.checks). They reach the
 student's kernel only through the requests answered here: the value of a name, a call of
 the student's function on the checker's inputs, a forward pass of a module, a re-run of a
 cell's source (the checker sends the source, taken from nbgrader's copy of the submission).
@@ -9,7 +9,9 @@ torch.save and read back with torch.load(weights_only=True); anything else is de
 by its type, not sent.
 
 This file holds no check and no answer, and it is self-contained: nbgrader's side sends its
-source to the kernel (dropout_kit.broker), so the kernel needs torch and nothing of the kit.
+source to the kernel (dropout_kit.broker) right after the kernel starts, before any student
+code, so the kernel needs torch and nothing of the kit. Requests and answers travel as the
+binary buffers of Jupyter messages.
 A student's code can replace or lie through it; the checker therefore recomputes what it can
 and judges behaviour, so a lying kernel has to produce correct behaviour to pass.
 """
