@@ -23,7 +23,7 @@ behaviour: submissions in, per-cell scores and feedback out.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import corpus as checks_corpus
