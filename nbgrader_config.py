@@ -2,7 +2,6 @@
 # Instructors on JupyterHub: set NBGRADER_COURSE_ID and NBGRADER_EXCHANGE_ROOT in the
 # environment (or edit the two defaults below); everything else can stay as it is.
 import os
-import sys
 from pathlib import Path
 
 from dropout_kit import engine
@@ -25,15 +24,10 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# 여기에 코드를 작성하세요\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "여기에 답을 작성하세요."
 
-# nbgrader runs `alembic` as a subprocess: make this environment's bin/ reachable
-# even when nobody activated it.
-_bin = str(Path(sys.executable).parent)
-if _bin not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
-
 # --- The grading engine (dropout_kit/engine.py) ---
 # Hidden checks in a sandboxed checker process, sandboxed and limited kernels (threat model
 # in the README; DROPOUT_KIT_SANDBOX=off|rlimits|namespaces|auto), bounded time, robust
-# intake of submissions, feedback without hidden code. The same engine without this
-# course's settings: dropout_kit.engine.global_config.
+# intake of submissions, feedback without hidden code; this environment's bin/ on PATH
+# (nbgrader runs alembic). The same engine without this course's settings:
+# dropout_kit.engine.global_config.
 engine.configure(c, COURSE_ROOT)

@@ -4,7 +4,7 @@
     python -m benchmarks.batch --quick    # 6 submissions, once (a smoke run)
 
 One class of generated submissions (the reference solution and the sample mistakes of
-dropout_kit.samples, in turn) is collected into scratch courses under build/bench/batch/
+dropout_kit.harness.samples, in turn) is collected into scratch courses under build/bench/batch/
 (each a copy of the repository's config, source and hidden checks, so the course's
 sandbox and time limits apply). Printed:
 
@@ -37,17 +37,29 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' helpers name the course's assignment
 
-from dropout_kit import batch, gradebook, samples, settings  # noqa: E402
-from dropout_kit.commands import BIN, environment, nbgrader  # noqa: E402
-from dropout_kit.course import copy_course  # noqa: E402
+import dropout_assignment as dropout  # noqa: E402
+
+from dropout_kit.classroom.course_paths import CoursePaths  # noqa: E402
+from dropout_kit.classroom.grade_class import ClassRun, grade_class  # noqa: E402
+from dropout_kit.classroom.outcome import notebook_timing  # noqa: E402
+from dropout_kit.classroom.pool import default_workers  # noqa: E402
+from dropout_kit.engine.config import CELL_TIMEOUT_SECONDS  # noqa: E402
+from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV  # noqa: E402
+from dropout_kit.harness import samples  # noqa: E402
+from dropout_kit.harness.commands import BIN, environment, nbgrader  # noqa: E402
+from dropout_kit.harness.course import (
+    copy_course,  # noqa: E402
+    place_submission,  # noqa: E402
+)
 
 
 def class_notebooks(count: int) -> dict[str, nbformat.NotebookNode]:
     """`count` submissions: the reference and each sample mistake in turn."""
-    release = samples.release_notebook(REPO)
-    reference = samples.reference_answers(samples.source_notebook(REPO))
-    kinds = [("reference", reference)] + [(name, {**reference, **wrong}) for name, wrong in samples.mistakes(REPO).items()]
+    release = dropout.release_notebook(REPO)
+    reference = samples.reference_answers(dropout.source_notebook(REPO))
+    kinds = [("reference", reference)] + [(name, {**reference, **wrong}) for name, wrong in samples.mistakes(dropout.in_course(REPO)).items()]
     notebooks = {}
     for number in range(count):
         kind, answers = kinds[number % len(kinds)]
@@ -57,14 +69,14 @@ def class_notebooks(count: int) -> dict[str, nbformat.NotebookNode]:
 
 def new_course(dest: Path, notebooks: dict[str, nbformat.NotebookNode]) -> Path:
     root = copy_course(REPO, dest)
-    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=root)
+    nbgrader("generate_assignment", dropout.ASSIGNMENT, "--force", cwd=root)
     for student, notebook in notebooks.items():
-        batch.place_submission(root, student, notebook)
+        place_submission(root, student, notebook, assignment=dropout.ASSIGNMENT)
     return root
 
 
 def grades(root: Path) -> dict:
-    return gradebook.cell_grades(batch.CoursePaths.load(root).db_url)
+    return dropout.cell_grades(CoursePaths.load(root, dropout.ASSIGNMENT).db_url)
 
 
 def differing(a: dict, b: dict) -> int:
@@ -73,14 +85,14 @@ def differing(a: dict, b: dict) -> int:
     return sum(a.get(s, {}).get(c) != b.get(s, {}).get(c) for s, c in keys)
 
 
-def kit_run(root: Path, workers: int, force: bool) -> tuple[float, batch.ClassRun]:
+def kit_run(root: Path, workers: int, force: bool) -> tuple[float, ClassRun]:
     started = time.perf_counter()
-    run = batch.grade_class(root, workers=workers, force=force, out=io.StringIO())
+    run = grade_class(root, dropout.ASSIGNMENT, workers=workers, force=force, out=io.StringIO())
     return time.perf_counter() - started, run
 
 
 def locked_errors(root: Path) -> int:
-    logs = batch.CoursePaths.load(root).log_dir
+    logs = CoursePaths.load(root, dropout.ASSIGNMENT).log_dir
     return sum(path.read_text(errors="replace").count("database is locked") for path in logs.glob("*.log"))
 
 
@@ -90,15 +102,15 @@ def nbconvert_overhead(autograded: Path) -> tuple[float, float]:
     scratch = autograded.parent / "nbconvert-run.ipynb"
     shutil.copyfile(autograded, scratch)
     scratch.chmod(0o644)
-    env = environment(batch.SINGLE_THREAD_ENV)
+    env = environment(SINGLE_THREAD_ENV)
     started = time.perf_counter()
     done = subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace", "--allow-errors",
-                           f"--ExecutePreprocessor.timeout={settings.CELL_TIMEOUT_SECONDS}", scratch.name],
+                           f"--ExecutePreprocessor.timeout={CELL_TIMEOUT_SECONDS}", scratch.name],
                           cwd=scratch.parent, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"nbconvert failed on {autograded}:\n{done.stderr[-2000:]}")
-    _, cells = batch.notebook_timing(scratch)
+    _, cells = notebook_timing(scratch)
     scratch.unlink()
     return wall, cells
 
@@ -118,7 +130,7 @@ def main() -> int:
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
     print(f"Class: {count} submissions ({', '.join(sorted({s.split('-', 1)[1] for s in notebooks}))}); "
-          f"{batch.default_workers()} cores; load average {os.getloadavg()[0]:.2f} at start", flush=True)
+          f"{default_workers()} cores; load average {os.getloadavg()[0]:.2f} at start", flush=True)
 
     stock_root = new_course(args.workdir / "stock", notebooks)
     stock1_root = new_course(args.workdir / "stock-1-thread", notebooks)
@@ -128,11 +140,11 @@ def main() -> int:
     # (a) stock nbgrader (torch's default threads, then one thread per kernel), then the
     # kit with 2 workers, back to back.
     started = time.perf_counter()
-    nbgrader("autograde", settings.ASSIGNMENT, cwd=stock_root)
+    nbgrader("autograde", dropout.ASSIGNMENT, cwd=stock_root)
     stock_seconds = time.perf_counter() - started
     stock_grades = grades(stock_root)
     started = time.perf_counter()
-    nbgrader("autograde", settings.ASSIGNMENT, cwd=stock1_root, env=batch.SINGLE_THREAD_ENV)
+    nbgrader("autograde", dropout.ASSIGNMENT, cwd=stock1_root, env=SINGLE_THREAD_ENV)
     stock1_seconds = time.perf_counter() - started
     parallel_seconds, parallel_run = kit_run(parallel_root, workers=2, force=False)
     parallel_grades = grades(parallel_root)
@@ -155,7 +167,7 @@ def main() -> int:
     cells_total = sum(o.cells_seconds for o in serial_run.outcomes.values())
     kit_overhead = (serial_seconds - cells_total) / count
     sample = sorted(notebooks)[:: max(1, count // max(1, args.nbconvert_sample))][: args.nbconvert_sample]
-    nbconvert = [nbconvert_overhead(serial_root / "autograded" / s / settings.ASSIGNMENT / settings.NOTEBOOK)
+    nbconvert = [nbconvert_overhead(serial_root / "autograded" / s / dropout.ASSIGNMENT / dropout.NOTEBOOK)
                  for s in sample]
     nbconvert_overheads = [wall - cells for wall, cells in nbconvert]
     nbconvert_overhead_mean = statistics.fmean(nbconvert_overheads)

@@ -44,15 +44,24 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' helpers name the course's assignment
 
-sys.path.insert(0, str(REPO / "grader_tests"))
+sys.path.insert(0, str(REPO / "grader_tests" / "dropout"))
 
+import dropout_assignment as dropout  # noqa: E402
 import lecture  # noqa: E402
-from dropout_kit import checking, gradebook, grading, samples, settings  # noqa: E402
+
+from dropout_kit import checking, grading  # noqa: E402
 from dropout_kit.cells import grade_id  # noqa: E402
 from dropout_kit.checks.runner import ModuleResult  # noqa: E402
-from dropout_kit.stats import (FALSE_FAIL, binomial_all_equal, binomial_bounds,  # noqa: E402
-                               binomial_prob_inside, binomial_tail_outside)
+from dropout_kit.harness import samples  # noqa: E402
+from dropout_kit.stats import (  # noqa: E402
+    FALSE_FAIL,
+    binomial_all_equal,
+    binomial_bounds,
+    binomial_prob_inside,
+    binomial_tail_outside,
+)
 from tests import corpus  # noqa: E402
 
 SEED_CALL = re.compile(r"torch\.manual_seed\(\d+\)")
@@ -78,16 +87,16 @@ class InProcessGrader:
     namespace and torch random state reused."""
 
     def __init__(self, workdir: Path):
-        from IPython.core.inputtransformer2 import TransformerManager
         import matplotlib
+        from IPython.core.inputtransformer2 import TransformerManager
         matplotlib.use("Agg")
         self.transform = TransformerManager().transform_cell
         self.workdir = workdir
-        self.release = samples.release_notebook(REPO)
-        self.reference = samples.reference_answers(samples.source_notebook(REPO))
+        self.release = dropout.release_notebook(REPO)
+        self.reference = samples.reference_answers(dropout.source_notebook(REPO))
         self.max_points = {grade_id(c): float(c.metadata["nbgrader"]["points"])
-                           for c in nbformat.read(samples.source_notebook(REPO), as_version=4).cells
-                           if grade_id(c) in gradebook.AUTO_CELLS}
+                           for c in nbformat.read(dropout.source_notebook(REPO), as_version=4).cells
+                           if grade_id(c) in dropout.AUTO_CELLS}
         self._prefixes: dict[tuple, tuple[dict, torch.Tensor]] = {}
         workdir.mkdir(parents=True, exist_ok=True)
         os.chdir(workdir)
@@ -110,7 +119,7 @@ class InProcessGrader:
         if key not in self._prefixes:
             ns = {"__name__": "__main__"}
             for cell in cells:
-                if cell.cell_type == "code" and not grade_id(cell) in gradebook.AUTO_CELLS:
+                if cell.cell_type == "code" and not grade_id(cell) in dropout.AUTO_CELLS:
                     self._exec(cell.source, ns)
             self._prefixes[key] = (ns, torch.get_rng_state())
         ns, rng = self._prefixes[key]
@@ -119,7 +128,7 @@ class InProcessGrader:
 
     def grade(self, answers: dict[str, str], check_seed: int) -> Graded:
         notebook = samples.assemble(self.release, answers)
-        nbformat.write(notebook, self.workdir / settings.NOTEBOOK)
+        nbformat.write(notebook, self.workdir / dropout.NOTEBOOK)
         cells = notebook.cells
         split_at = next(i for i, c in enumerate(cells) if grade_id(c) == "dropout_net")
         ns = self._prefix(cells[:split_at])
@@ -129,9 +138,9 @@ class InProcessGrader:
         for i, cell in enumerate(cells):
             if cell.cell_type != "code":
                 continue
-            if grade_id(cell) in gradebook.AUTO_CELLS:
+            if grade_id(cell) in dropout.AUTO_CELLS:
                 started = time.perf_counter()
-                results[grade_id(cell)] = grading.check_here(grade_id(cell), ns, folder=REPO / "grader_tests",
+                results[grade_id(cell)] = grading.check_here(grade_id(cell), ns, folder=REPO / "grader_tests" / "dropout",
                                                               sources=grading.notebook_sources(self.workdir))
                 seconds[grade_id(cell)] = time.perf_counter() - started
             elif i >= split_at:
@@ -290,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
 def min_r2() -> float:
     """The R² threshold of the hidden check (grader_tests is not a package)."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location("_bench_dropout_net", REPO / "grader_tests" / "test_dropout_net.py")
+    spec = importlib.util.spec_from_file_location("_bench_dropout_net", REPO / "grader_tests" / "dropout" / "test_dropout_net.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.MIN_R2

@@ -29,8 +29,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' helpers name the course's assignment
 
-from dropout_kit import gradebook  # noqa: E402
+import dropout_assignment as dropout  # noqa: E402
+
 from tests.hostile import corpus, grading_run  # noqa: E402
 
 CONFIG_BLOCK = "# --- Sandbox and limits (issue 4) ---"
@@ -47,10 +49,10 @@ def log(*parts) -> None:
 
 def score_summary(run: grading_run.Run, student: str) -> str:
     cells = run.grades.get(student, {})
-    if not cells or any(cells.get(c) is None or cells[c].score is None for c in gradebook.AUTO_CELLS):
+    if not cells or any(cells.get(c) is None or cells[c].score is None for c in dropout.AUTO_CELLS):
         return "BLANK"
-    got = sum(cells[c].score for c in gradebook.AUTO_CELLS)
-    top = sum(cells[c].max_score for c in gradebook.AUTO_CELLS)
+    got = sum(cells[c].score for c in dropout.AUTO_CELLS)
+    top = sum(cells[c].max_score for c in dropout.AUTO_CELLS)
     return f"{got:g}/{top:g}"
 
 
@@ -130,7 +132,7 @@ async def _kernel_round_trip(mode: str, workdir: Path) -> float:
     """Seconds from starting a grading kernel to the result of `import torch`, killed after."""
     from traitlets.config import Config
 
-    from dropout_kit.sandbox import SandboxKernelManager
+    from dropout_kit.engine.sandbox_kernel_manager import SandboxKernelManager
 
     config = Config()
     config.SandboxKernelManager.mode = mode

@@ -25,16 +25,24 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' helpers name the course's assignment
 
-from dropout_kit import batch, canary, gradebook, samples, settings  # noqa: E402
-from dropout_kit.commands import environment, nbgrader  # noqa: E402
-from dropout_kit.course import copy_course  # noqa: E402
+import dropout_assignment as dropout  # noqa: E402
+
+from dropout_kit.classroom.outcome import cell_seconds  # noqa: E402
+from dropout_kit.engine import canary  # noqa: E402
+from dropout_kit.harness import samples  # noqa: E402
+from dropout_kit.harness.commands import environment, nbgrader  # noqa: E402
+from dropout_kit.harness.course import (
+    copy_course,  # noqa: E402
+    place_submission,  # noqa: E402
+)
 
 
 def kit_cell_seconds(notebook: Path) -> float:
     import json
-    return sum(batch._cell_seconds(cell) for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-               if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in gradebook.AUTO_CELLS)
+    return sum(cell_seconds(cell) for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+               if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in dropout.AUTO_CELLS)
 
 
 def main() -> int:
@@ -44,25 +52,25 @@ def main() -> int:
     count = 3 if args.quick else 8
     with tempfile.TemporaryDirectory(prefix="bench-verdicts-") as tmp:
         root = copy_course(REPO, Path(tmp) / "course")
-        nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=root)
-        reference = samples.assemble(samples.release_notebook(root),
-                                     samples.reference_answers(samples.source_notebook(root)))
+        nbgrader("generate_assignment", dropout.ASSIGNMENT, "--force", cwd=root)
+        reference = samples.assemble(dropout.release_notebook(root),
+                                     samples.reference_answers(dropout.source_notebook(root)))
         students = [f"ref-{i:02d}" for i in range(count)]
         for student in students:
-            batch.place_submission(root, student, reference)
+            place_submission(root, student, reference, assignment=dropout.ASSIGNMENT)
         env = environment({canary.CACHE_ENV: str(Path(tmp) / "cache")})
-        done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", settings.ASSIGNMENT,
+        done = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", dropout.ASSIGNMENT,
                                "--force"], cwd=root, env=env, capture_output=True, text=True)
         if done.returncode:
             print(done.stderr[-3000:])
             return 1
         notebook_seconds = [float(m.group(1)) for m in
                             re.finditer(r"SafeExecute: student ref-\d+: ([0-9.]+) s, ", done.stderr)]
-        checks = [kit_cell_seconds(root / "autograded" / s / settings.ASSIGNMENT / settings.NOTEBOOK)
+        checks = [kit_cell_seconds(root / "autograded" / s / dropout.ASSIGNMENT / dropout.NOTEBOOK)
                   for s in students]
         canary_seconds = [float(m.group(1)) for m in re.finditer(r"Canary passed in ([0-9.]+) s", done.stderr)]
-        grades = gradebook.cell_grades(f"sqlite:///{root / 'gradebook.db'}")
-        full = sum(all(g.score == g.max_score for c, g in grades[s].items() if c in gradebook.AUTO_CELLS)
+        grades = dropout.cell_grades(f"sqlite:///{root / 'gradebook.db'}")
+        full = sum(all(g.score == g.max_score for c, g in grades[s].items() if c in dropout.AUTO_CELLS)
                    for s in students)
     print(f"reference submissions graded: {count}, full marks: {full}/{count}")
     print(f"(a) hidden checks per submission (5 kit cells, requests included): median "

@@ -1,1 +1,2 @@
-"""Course kit for the dropout assignment: hidden-check runner, feedback and grading tools."""
+"""An nbgrader course kit: hidden checks run outside the student's kernel, sandboxed grading,
+feedback without hidden code, and tools for a whole class."""

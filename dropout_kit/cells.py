@@ -10,11 +10,16 @@ GRADE_CALL = re.compile(r"""^grade\(\s*["']([A-Za-z_][\w]*)["']\s*\)$""")
 IGNORED_LINES = re.compile(r"^(#.*|from dropout_kit\.grading import grade)?$")
 
 
-def grade_id(cell: dict) -> str | None:
-    """The cell's nbgrader grade_id; None when it has none or its metadata is malformed."""
+def nbgrader_metadata(cell: dict) -> dict:
+    """The cell's nbgrader metadata; empty when it has none or it is malformed."""
     metadata = cell.get("metadata")
     nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return nbgrader if isinstance(nbgrader, dict) else {}
+
+
+def grade_id(cell: dict) -> str | None:
+    """The cell's nbgrader grade_id; None when it has none or its metadata is malformed."""
+    return nbgrader_metadata(cell).get("grade_id")
 
 
 def grade_call(source: str) -> str | None:

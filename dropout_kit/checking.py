@@ -7,8 +7,14 @@ import os
 import pytest
 import torch
 
-from dropout_kit.checks.remote import (MISSING, Notebook, Remote, RemoteFunction, RemoteModule,  # noqa: F401
-                                       describe_error)
+from dropout_kit.checks.remote import (  # noqa: F401
+    MISSING,
+    Notebook,
+    Remote,
+    RemoteFunction,
+    RemoteModule,
+    describe_error,
+)
 
 # Default seed of the checks' random numbers; DROPOUT_KIT_CHECK_SEED overrides it (the
 # benchmark varies it). Read at every use, as a long-lived process imports this once.

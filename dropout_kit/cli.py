@@ -5,8 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from dropout_kit import settings
-from dropout_kit.commands import nbgrader
+from dropout_kit.assignment import Assignment, AssignmentNotFound, find_assignment
+from dropout_kit.harness.commands import nbgrader
 
 
 def course_root(path: str | None) -> Path:
@@ -16,26 +16,34 @@ def course_root(path: str | None) -> Path:
     return root
 
 
+def chosen_assignment(args) -> Assignment:
+    try:
+        return find_assignment(course_root(args.course), args.assignment)
+    except AssignmentNotFound as problem:
+        sys.exit(f"dropout-kit {args.command}: {problem}")
+
+
 def cmd_release(args) -> int:
     """Regenerates release/ from source/ with nbgrader generate_assignment."""
-    root = course_root(args.course)
-    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=root)
-    print(f"release/{settings.ASSIGNMENT}/ regenerated from source/{settings.ASSIGNMENT}/")
+    assignment = chosen_assignment(args)
+    nbgrader("generate_assignment", assignment.name, "--force", cwd=assignment.course_root)
+    print(f"release/{assignment.name}/ regenerated from source/{assignment.name}/")
     return 0
 
 
 def cmd_demo(args) -> int:
     """A whole grading round on sample submissions, in build/demo/."""
-    from dropout_kit import demo
-    return demo.main(course_root(args.course))
+    from dropout_kit.harness import demo
+    return demo.main(course_root(args.course), chosen_assignment(args).name)
 
 
 def cmd_grade(args) -> int:
     """Autogrades every collected submission in parallel; re-running grades only what changed."""
-    from dropout_kit import batch
-    from dropout_kit.canary import CanaryFailed
+    from dropout_kit.classroom.grade_class import grade_class
+    from dropout_kit.engine.canary import CanaryFailed
+    assignment = chosen_assignment(args)
     try:
-        run = batch.grade_class(course_root(args.course), workers=args.workers, force=args.force)
+        run = grade_class(assignment.course_root, assignment.name, workers=args.workers, force=args.force)
     except CanaryFailed as failure:
         print(f"dropout-kit grade: {failure}", file=sys.stderr)
         return 2
@@ -51,15 +59,15 @@ def _grade_arguments(parser) -> None:
 
 def cmd_report(args) -> int:
     """Writes the instructor report (HTML page with plots, CSV) from the gradebook."""
-    from dropout_kit import report
-    root = course_root(args.course)
-    page = report.write_report(root, Path(args.out) if args.out else None)
+    from dropout_kit.classroom import report
+    assignment = chosen_assignment(args)
+    page = report.write_report(assignment, Path(args.out) if args.out else None)
     print(f"Report: {page}")
     return 0
 
 
 def _report_arguments(parser) -> None:
-    parser.add_argument("--out", help="folder for the report (default: reports/dropout/ in the course)")
+    parser.add_argument("--out", help="folder for the report (default: reports/<assignment>/ in the course)")
 
 
 cmd_grade.arguments = _grade_arguments
@@ -73,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn in COMMANDS.items():
         p = sub.add_parser(name, help=fn.__doc__)
         p.add_argument("--course", help="course directory (default: current directory)")
+        p.add_argument("--assignment", help="assignment name (default: the only one in source/)")
         if hasattr(fn, "arguments"):
             fn.arguments(p)
     args = parser.parse_args(argv)

@@ -4,13 +4,14 @@
     grade("test_split")
 
 During `nbgrader autograde` this line never runs in the student's kernel: SafeExecute
-recognises the cell and runs `grader_tests/test_split.py` in the checker process instead
-(dropout_kit.broker), so the student's code can neither read the checks nor forge their
+recognises the cell and runs `grader_tests/<assignment>/test_split.py` in the checker process instead
+(dropout_kit.engine.broker), so the student's code can neither read the checks nor forge their
 verdict. Anywhere else (the instructor trying the source notebook in Jupyter, `nbgrader
 validate` on it) it grades in this process, against the kernel's own namespace, and prints
-the same Korean report; grader_tests/ is then found above the working directory. That is
-a convenience for instructors, not a way to grade students: a student's kernel cannot
-read grader_tests/.
+the same Korean report; the checks are then found in the course above the working
+directory (grader_tests/<the working directory's name>/, the assignment's name). That is a
+convenience for instructors, not a way to grade students: a student's kernel cannot read
+grader_tests/.
 """
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ from dropout_kit.checks.runner import ModuleResult, cell_score, report, run_chec
 
 
 def grader_tests_dir(start: Path | None = None) -> Path:
-    """The course's folder of hidden checks, found above `start` (the working directory)."""
+    """The hidden checks of the assignment whose notebook runs in `start` (the working
+    directory, named after the assignment as nbgrader names every assignment folder)."""
     start = Path.cwd() if start is None else start
-    for folder in [start, *start.parents]:
-        if (folder / "nbgrader_config.py").is_file() and (folder / "grader_tests").is_dir():
-            return folder / "grader_tests"
-    raise FileNotFoundError("grader_tests/ not found above the working directory")
+    for folder in start.parents:
+        if (folder / "nbgrader_config.py").is_file() and (folder / "grader_tests" / start.name).is_dir():
+            return folder / "grader_tests" / start.name
+    raise FileNotFoundError(f"grader_tests/{start.name}/ not found above the working directory")
 
 
 def notebook_sources(folder: Path):

@@ -8,12 +8,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import dropout_assignment as dropout
 import nbformat
 import pytest
 
-from dropout_kit import batch, gradebook, samples, settings
-from dropout_kit.commands import nbgrader
-from dropout_kit.course import copy_course
+from dropout_kit.classroom.course_paths import CoursePaths
+from dropout_kit.classroom.grade_class import ClassRun, grade_class
+from dropout_kit.harness import samples
+from dropout_kit.harness.commands import nbgrader
+from dropout_kit.harness.course import copy_course, place_submission
 
 REPO = Path(__file__).resolve().parent.parent
 THREADS_PROBE = "\nprint('torch threads:', torch.get_num_threads())"
@@ -24,7 +27,7 @@ def class_answers(reference: dict[str, str]) -> dict[str, dict[str, str] | None]
     return {
         "reference": reference,
         "blank": None,
-        "no-scaling": {**reference, **samples.mistakes(REPO)["no-scaling"]},
+        "no-scaling": {**reference, **samples.mistakes(dropout.in_course(REPO))["no-scaling"]},
         "threads-probe": {**reference, "split": reference["split"] + THREADS_PROBE},
     }
 
@@ -38,18 +41,18 @@ def new_class_course(dest: Path, notebooks: dict[str, nbformat.NotebookNode],
     if config_lines:
         with (root / "nbgrader_config.py").open("a", encoding="utf-8") as fh:
             fh.write("\n" + config_lines + "\n")
-    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=root)
+    nbgrader("generate_assignment", dropout.ASSIGNMENT, "--force", cwd=root)
     for student, notebook in notebooks.items():
-        batch.place_submission(root, student, notebook)
+        place_submission(root, student, notebook, assignment=dropout.ASSIGNMENT)
     for student, notebook in (renamed or {}).items():
-        batch.place_submission(root, student, notebook, filename="dropout (1).ipynb")
+        place_submission(root, student, notebook, assignment=dropout.ASSIGNMENT, filename="dropout (1).ipynb")
     return root
 
 
 @dataclass
 class GradedClass:
     root: Path
-    run: batch.ClassRun
+    run: ClassRun
     output: str
     db_url: str
     grades: dict  # student → grade_id → CellGrade, read right after grading
@@ -57,9 +60,9 @@ class GradedClass:
 
 def grade(root: Path, workers: int) -> GradedClass:
     out = io.StringIO()
-    run = batch.grade_class(root, workers=workers, out=out)
-    db_url = batch.CoursePaths.load(root).db_url
-    return GradedClass(root, run, out.getvalue(), db_url, gradebook.cell_grades(db_url))
+    run = grade_class(root, dropout.ASSIGNMENT, workers=workers, out=out)
+    db_url = CoursePaths.load(root, dropout.ASSIGNMENT).db_url
+    return GradedClass(root, run, out.getvalue(), db_url, dropout.cell_grades(db_url))
 
 
 def start_cli(*args: str) -> subprocess.Popen:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dropout_assignment as dropout
 import pytest
 
-from dropout_kit import samples
-from dropout_kit.course import Course, copy_course
+from dropout_kit.harness import samples
+from dropout_kit.harness.course import Course, copy_course
 
 REPO = Path(__file__).resolve().parent.parent
+# The second assignment's hidden checks are course files, not tests of this project.
+collect_ignore = ["second_assignment"]
 
 
 @pytest.fixture(scope="session")
@@ -18,17 +21,17 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_answers() -> dict[str, str]:
-    return samples.reference_answers(samples.source_notebook(REPO))
+    return samples.reference_answers(dropout.source_notebook(REPO))
 
 
 @pytest.fixture(scope="session")
 def release_notebook() -> Path:
-    return samples.release_notebook(REPO)
+    return dropout.release_notebook(REPO)
 
 
 @pytest.fixture
 def new_course(tmp_path):
     """A factory of scratch courses (the repository's config, source and checks)."""
     def make(name: str = "course") -> Course:
-        return Course(copy_course(REPO, tmp_path / name), tmp_path / f"{name}-exchange")
+        return Course(copy_course(REPO, tmp_path / name), tmp_path / f"{name}-exchange", dropout.ASSIGNMENT)
     return make

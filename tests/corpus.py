@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dropout_kit import gradebook
+import dropout_assignment as dropout
 
 SEED_LINE = "torch.manual_seed(1)"
 
@@ -99,7 +99,7 @@ for epoch in range(1000):
 
 
 def wrong(name, part, answers, scores, mistake) -> Entry:
-    cells = gradebook.AUTO_PARTS[part]
+    cells = dropout.AUTO_PARTS[part]
     assert set(scores) <= set(cells), f"{name}: {sorted(scores)} are not cells of {part}"
     return Entry(name, answers, scores, mistake, part)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-
 from class_builder import GradedClass, class_answers, grade, new_class_course, run_cli
-from dropout_kit import samples
+
+from dropout_kit.harness import samples
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from class_builder import unavailable
 
 PACKAGE_HINT = "install Debian's postgresql package (apt-get install -y postgresql)"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from dropout_kit.sandbox import SandboxKernelManager
+from dropout_kit.engine.sandbox_kernel_manager import SandboxKernelManager
 
 
 async def _run(code: str, workdir: Path, course: Path | None, kernel_name: str | None) -> str:

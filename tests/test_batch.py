@@ -9,12 +9,16 @@ import subprocess
 import sys
 import time
 
+import dropout_assignment as dropout
 import pytest
-
-from dropout_kit import batch, gradebook, settings
-from dropout_kit.progress import Progress
-from dropout_kit.report import write_report
 from class_builder import GradedClass, grade, new_class_course, run_cli, start_cli
+
+from dropout_kit.classroom import changes, gradebook
+from dropout_kit.classroom.course_paths import CoursePaths
+from dropout_kit.classroom.outcome import Outcome
+from dropout_kit.classroom.progress import Progress
+from dropout_kit.classroom.report import write_report
+from dropout_kit.harness.course import place_submission
 
 pytest_plugins = ["grading_fixtures", "postgres_fixtures"]
 
@@ -28,14 +32,14 @@ def postgres_class(tmp_path_factory, class_notebooks, postgres_server) -> Graded
         root = new_class_course(tmp_path_factory.mktemp("postgres") / "course", class_notebooks)
         graded = grade(root, workers=2)
         # The report is read while the variable still points at the server.
-        write_report(root)
+        write_report(dropout.in_course(root))
         return graded
 
 
 def test_serial_run_grades_the_class_as_expected(serial_class, class_notebooks):
     assert set(serial_class.grades) == set(class_notebooks)
     assert not serial_class.run.failed and not serial_class.run.timed_out
-    totals = {s: sum(gradebook.part_scores(cells).values()) for s, cells in serial_class.grades.items()}
+    totals = {s: sum(gradebook.part_scores(cells, dropout.DROPOUT).values()) for s, cells in serial_class.grades.items()}
     assert totals["reference"] == totals["threads-probe"] == 15
     assert totals["blank"] == 0
     assert 0 < totals["no-scaling"] < 15
@@ -52,14 +56,14 @@ def test_parallel_grades_equal_the_serial_run(graded, request, serial_class):
 def test_postgres_class_went_to_postgres(postgres_class):
     assert postgres_class.db_url.startswith("postgresql")
     assert not (postgres_class.root / "gradebook.db").exists()
-    scores = (postgres_class.root / "reports" / settings.ASSIGNMENT / "scores.csv").read_text(encoding="utf-8")
+    scores = (postgres_class.root / "reports" / dropout.ASSIGNMENT / "scores.csv").read_text(encoding="utf-8")
     assert len(scores.splitlines()) == 1 + len(postgres_class.grades)
 
 
 @pytest.mark.parametrize("graded", ["serial_class", "parallel_class"])
 def test_kernels_run_single_threaded(graded, request):
     root = request.getfixturevalue(graded).root
-    notebook = (root / "autograded" / "threads-probe" / settings.ASSIGNMENT / settings.NOTEBOOK).read_text()
+    notebook = (root / "autograded" / "threads-probe" / dropout.ASSIGNMENT / dropout.NOTEBOOK).read_text()
     assert "torch threads: 1" in notebook
 
 
@@ -75,25 +79,25 @@ def test_progress_has_one_line_per_submission_with_its_time(parallel_class, clas
 
 
 def test_state_records_every_submission(parallel_class, class_notebooks):
-    paths = batch.CoursePaths.load(parallel_class.root)
+    paths = CoursePaths.load(parallel_class.root, dropout.ASSIGNMENT)
     recorded = json.loads(paths.state_file.read_text(encoding="utf-8"))["students"]
     assert set(recorded) == set(class_notebooks)
     for student, record in recorded.items():
         assert record["status"] == "graded"
-        assert record["checksum"] == batch.submission_checksum(paths, student)
+        assert record["checksum"] == changes.submission_checksum(paths, student)
         assert 0 < record["cells_seconds"] < record["seconds"]
 
 
 def test_force_plans_every_submission(parallel_class, class_notebooks):
-    paths = batch.CoursePaths.load(parallel_class.root)
-    state = batch.GradingState(paths)
-    assert batch.plan(paths, state, force=False).to_grade == {}
-    assert set(batch.plan(paths, state, force=True).to_grade) == set(class_notebooks)
+    paths = CoursePaths.load(parallel_class.root, dropout.ASSIGNMENT)
+    state = changes.GradingState(paths)
+    assert changes.plan(paths, state, force=False).to_grade == {}
+    assert set(changes.plan(paths, state, force=True).to_grade) == set(class_notebooks)
 
 
 def test_rerun_grades_nothing_then_only_a_resubmission(serial_class, class_notebooks):
     root = serial_class.root
-    autograded = {s: (root / "autograded" / s / settings.ASSIGNMENT / settings.NOTEBOOK).stat().st_mtime_ns
+    autograded = {s: (root / "autograded" / s / dropout.ASSIGNMENT / dropout.NOTEBOOK).stat().st_mtime_ns
                   for s in class_notebooks}
 
     again = run_cli("grade", "--course", str(root), "--workers", "2")
@@ -102,14 +106,14 @@ def test_rerun_grades_nothing_then_only_a_resubmission(serial_class, class_noteb
     assert "0 graded" in again.stdout
 
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1)
-    batch.place_submission(root, "no-scaling", class_notebooks["reference"], when=later)
+    place_submission(root, "no-scaling", class_notebooks["reference"], assignment=dropout.ASSIGNMENT, when=later)
     resumed = grade(root, workers=2)
     assert resumed.run.plan.to_grade == {"no-scaling": "resubmitted"}
-    assert sum(gradebook.part_scores(resumed.grades["no-scaling"]).values()) == 15
+    assert sum(gradebook.part_scores(resumed.grades["no-scaling"], dropout.DROPOUT).values()) == 15
     for student in class_notebooks:
         if student != "no-scaling":
             assert resumed.grades[student] == serial_class.grades[student]
-            path = root / "autograded" / student / settings.ASSIGNMENT / settings.NOTEBOOK
+            path = root / "autograded" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK
             assert path.stat().st_mtime_ns == autograded[student]
 
 
@@ -119,7 +123,7 @@ def test_timeout_is_retried_alone_then_reported(troubled_run):
     assert "will be graded again alone" in done.stdout
     assert "sleeper: TIMED OUT in split" in done.stdout and "(2nd try)" in done.stdout
     assert "1 timed out" in done.stdout
-    record = json.loads(batch.CoursePaths.load(root).state_file.read_text())["students"]["sleeper"]
+    record = json.loads(CoursePaths.load(root, dropout.ASSIGNMENT).state_file.read_text())["students"]["sleeper"]
     assert record["status"] == "timeout" and record["attempts"] == 2
     assert "split" in record["timed_out_cells"]
 
@@ -129,16 +133,16 @@ def test_failure_is_retried_then_reported_with_exit_code(troubled_run):
     assert done.returncode == 1
     assert "renamed: FAILED" in done.stdout
     assert "NOT graded" in done.stdout and "renamed" in done.stdout.split("NOT graded")[1]
-    record = json.loads(batch.CoursePaths.load(root).state_file.read_text())["students"]["renamed"]
+    record = json.loads(CoursePaths.load(root, dropout.ASSIGNMENT).state_file.read_text())["students"]["renamed"]
     assert record["status"] == "failed" and record["attempts"] == 2
     assert "handed in: dropout (1).ipynb, timestamp.txt" in record["error"]
-    assert (root / "autograded" / ".dropout-kit" / "logs" / settings.ASSIGNMENT / "renamed.log").read_text()
+    assert (root / "autograded" / ".dropout-kit" / "logs" / dropout.ASSIGNMENT / "renamed.log").read_text()
 
 
 def test_rerun_retries_failures_but_not_timeouts(troubled_run):
     root, _ = troubled_run
-    paths = batch.CoursePaths.load(root)
-    planned = batch.plan(paths, batch.GradingState(paths), force=False)
+    paths = CoursePaths.load(root, dropout.ASSIGNMENT)
+    planned = changes.plan(paths, changes.GradingState(paths), force=False)
     assert planned.to_grade == {"renamed": "failed before"}
     assert planned.timed_out_before == ["sleeper"]
 
@@ -147,7 +151,7 @@ def test_rerun_retries_failures_but_not_timeouts(troubled_run):
 HOLD_GRADEBOOK_LOCK = """
 import sys, time
 from pathlib import Path
-from dropout_kit.batch import GradebookLock
+from dropout_kit.classroom.gradebook_lock import GradebookLock
 GradebookLock(Path(sys.argv[1])).acquire()
 print("held", flush=True)
 time.sleep(600)
@@ -159,7 +163,7 @@ def test_lock_dies_with_a_killed_holder(tmp_path, class_notebooks):
     """A run waits for the gradebook lock while another process holds it, and grades as soon
     as that process is killed -9 (it cannot release the lock itself)."""
     root = new_class_course(tmp_path / "course", {"reference": class_notebooks["reference"]})
-    paths = batch.CoursePaths.load(root)
+    paths = CoursePaths.load(root, dropout.ASSIGNMENT)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_GRADEBOOK_LOCK, str(paths.gradebook_lock)],
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -194,10 +198,10 @@ def visible_lines(text: str) -> list[str]:
 def test_progress_bar_stays_on_the_last_line_of_a_terminal():
     out = Terminal()
     progress = Progress(2, out)
-    progress.done(batch.Outcome("ann", "graded", seconds=3.2, auto_score=15, auto_max=15, worker=1))
-    progress.deferred(batch.Outcome("bob", "timeout", seconds=9.0, timed_out_cells=["split"], worker=2))
+    progress.done(Outcome("ann", "graded", seconds=3.2, auto_score=15, auto_max=15, worker=1))
+    progress.deferred(Outcome("bob", "timeout", seconds=9.0, timed_out_cells=["split"], worker=2))
     progress.refresh()
-    progress.done(batch.Outcome("bob", "timeout", seconds=8.0, timed_out_cells=["split"], attempts=2, worker=1))
+    progress.done(Outcome("bob", "timeout", seconds=8.0, timed_out_cells=["split"], attempts=2, worker=1))
     progress.close()
     shown = visible_lines(out.getvalue())
     assert [line.split(" ", 1)[1] for line in shown[:-1]] == [
@@ -206,4 +210,4 @@ def test_progress_bar_stays_on_the_last_line_of_a_terminal():
         "bob: TIMED OUT in split (those cells scored 0) in 8.0 s (2nd try), worker 1",
     ]
     assert shown[-1].startswith("[" + "#" * 24 + "] 2/2 | 1 graded | 0 failed | 1 timed out | elapsed ")
-    assert "ETA 0:00" in shown[-1]
+    assert shown[-1].endswith("ETA 00:00")

@@ -11,9 +11,17 @@ import pytest
 import torch
 
 from dropout_kit.checking import defined, function, module, seeded
+from dropout_kit.checks.remote import (
+    MISSING,
+    LocalKernel,
+    Notebook,
+    RemoteFunction,
+    RemoteModule,
+    StudentError,
+    TorchFunction,
+    describe_error,
+)
 from dropout_kit.kernel.agent import Agent
-from dropout_kit.checks.remote import (MISSING, LocalKernel, Notebook, RemoteFunction, RemoteModule,
-                                       StudentError, TorchFunction, describe_error)
 
 STUDENT_CELLS = '''
 import torch

@@ -7,13 +7,14 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import corpus
+import dropout_assignment as dropout
 import pytest
 
-import corpus
-from dropout_kit import gradebook, samples, settings
-from dropout_kit.batch import SINGLE_THREAD_ENV
-from dropout_kit.commands import nbgrader
-from dropout_kit.course import copy_course
+from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
+from dropout_kit.harness import samples
+from dropout_kit.harness.commands import nbgrader
+from dropout_kit.harness.course import copy_course
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +31,15 @@ def graded(tmp_path_factory):
     # One torch thread per kernel, as the course's batch grader runs them: on a busy
     # 2-core machine more threads only contend.
     env = dict(SINGLE_THREAD_ENV)
-    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=root, env=env)
-    reference = samples.reference_answers(samples.source_notebook(root))
-    release = samples.release_notebook(root)
+    nbgrader("generate_assignment", dropout.ASSIGNMENT, "--force", cwd=root, env=env)
+    reference = samples.reference_answers(dropout.source_notebook(root))
+    release = dropout.release_notebook(root)
     for entry in corpus.ENTRIES:
         notebook = samples.assemble(release, corpus.answers(entry, reference))
-        samples.write_notebook(notebook, root / "submitted" / entry.name / settings.ASSIGNMENT / settings.NOTEBOOK)
-    nbgrader("autograde", settings.ASSIGNMENT, "--force", cwd=root, env=env)
-    nbgrader("generate_feedback", settings.ASSIGNMENT, "--force", cwd=root, env=env)
-    return root, gradebook.cell_grades(f"sqlite:///{root / 'gradebook.db'}")
+        samples.write_notebook(notebook, root / "submitted" / entry.name / dropout.ASSIGNMENT / dropout.NOTEBOOK)
+    nbgrader("autograde", dropout.ASSIGNMENT, "--force", cwd=root, env=env)
+    nbgrader("generate_feedback", dropout.ASSIGNMENT, "--force", cwd=root, env=env)
+    return root, dropout.cell_grades(f"sqlite:///{root / 'gradebook.db'}")
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +48,17 @@ def grades(graded):
 
 
 def feedback_text(root: Path, student: str) -> str:
-    page = root / "feedback" / student / settings.ASSIGNMENT / settings.NOTEBOOK.replace(".ipynb", ".html")
+    page = root / "feedback" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK.replace(".ipynb", ".html")
     return html.unescape(page.read_text(encoding="utf-8"))
 
 
 def scores_of(grades, name: str) -> dict[str, float]:
     assert name in grades, f"{name} was not graded"
-    return {cell: grades[name][cell].score for cell in gradebook.AUTO_CELLS}
+    return {cell: grades[name][cell].score for cell in dropout.AUTO_CELLS}
 
 
 def max_scores(grades, name: str) -> dict[str, float]:
-    return {cell: grades[name][cell].max_score for cell in gradebook.AUTO_CELLS}
+    return {cell: grades[name][cell].max_score for cell in dropout.AUTO_CELLS}
 
 
 @pytest.mark.parametrize("name", [e.name for e in corpus.ENTRIES])
@@ -76,7 +77,7 @@ def test_points_lost_only_in_the_broken_part(grades, name):
     top = max_scores(grades, name)
     lost = {cell for cell, score in scores_of(grades, name).items() if score < top[cell]}
     assert lost, f"{name}: the mistake cost no points"
-    assert lost <= set(gradebook.AUTO_PARTS[entry.part]), f"{name}: points lost outside {entry.part}: {lost}"
+    assert lost <= set(dropout.AUTO_PARTS[entry.part]), f"{name}: points lost outside {entry.part}: {lost}"
 
 
 @pytest.mark.parametrize("name", WRONG)

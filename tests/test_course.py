@@ -6,11 +6,13 @@ import html
 import json
 import re
 
+import dropout_assignment as dropout
 import nbformat
 import pytest
 
-from dropout_kit import demo, gradebook, grading, samples, settings
-from dropout_kit.course import Course, copy_course
+from dropout_kit import grading
+from dropout_kit.harness import demo, samples
+from dropout_kit.harness.course import Course, copy_course
 
 AUTOGRADER_CELLS = ("test_split", "test_my_dropout_mask", "test_my_dropout_scale",
                     "test_dropout_net", "test_eval_predict")
@@ -31,7 +33,7 @@ def my_dropout(x, p, training=True):
 def graded(tmp_path_factory, repo_root, reference_answers, release_notebook):
     """One grading round through the exchange; returns the course and the students' homes."""
     work = tmp_path_factory.mktemp("round")
-    course = Course(copy_course(repo_root, work / "course"), work / "exchange")
+    course = Course(copy_course(repo_root, work / "course"), work / "exchange", dropout.ASSIGNMENT)
     course.release()
     students = {
         "reference": samples.assemble(release_notebook, reference_answers),
@@ -49,7 +51,7 @@ def graded(tmp_path_factory, repo_root, reference_answers, release_notebook):
 @pytest.fixture(scope="module")
 def grades(graded):
     course, _ = graded
-    return gradebook.cell_grades(course.db_url)
+    return dropout.cell_grades(course.db_url)
 
 
 @pytest.mark.parametrize("cell", AUTOGRADER_CELLS)
@@ -69,7 +71,7 @@ def test_blank_release_total_is_zero(grades):
 
 
 def test_hand_graded_cells_wait_for_the_grader(grades):
-    for cell in gradebook.MANUAL_PARTS:
+    for cell in dropout.MANUAL_CELLS:
         assert grades["reference"][cell].needs_manual_grade
 
 
@@ -80,7 +82,7 @@ def test_autograder_cell_points_match_their_checks(release_notebook, repo_root):
              for c in nbformat.read(release_notebook, as_version=4).cells if "nbgrader" in c.metadata}
     for test_id in AUTOGRADER_CELLS:
         result = grading.check_here(test_id, {}, sources=lambda grade_id: None,
-                                    folder=repo_root / "grader_tests")
+                                    folder=repo_root / "grader_tests" / dropout.ASSIGNMENT)
         assert not result.error, result.error
         assert result.max_points == cells[test_id], test_id
 
@@ -88,7 +90,7 @@ def test_autograder_cell_points_match_their_checks(release_notebook, repo_root):
 def _hidden_code_lines(repo_root):
     """Lines of hidden-check code that would betray it in anything shown to students."""
     lines = {'grade("test_', "from dropout_kit.grading import grade", "BEGIN HIDDEN TESTS"}
-    for module in (repo_root / "grader_tests").glob("*.py"):
+    for module in (repo_root / "grader_tests" / dropout.ASSIGNMENT).glob("*.py"):
         for line in module.read_text(encoding="utf-8").splitlines():
             line = line.strip()
             if re.match(r"(def |fail\(|assert |if |for |return |@pytest)", line) and len(line) > 12:
@@ -98,7 +100,7 @@ def _hidden_code_lines(repo_root):
 
 def test_feedback_shows_no_hidden_test_code(graded, repo_root):
     course, _ = graded
-    autograded = (course.root / "autograded" / "breaks-import" / "dropout" / settings.NOTEBOOK).read_text()
+    autograded = (course.root / "autograded" / "breaks-import" / "dropout" / dropout.NOTEBOOK).read_text()
     assert 'grade(\\"test_split\\")' in autograded  # the hidden code did run
     hidden = _hidden_code_lines(repo_root)
     for student_id in ("reference", "blank", "breaks-import"):
@@ -138,11 +140,11 @@ def _solution_region_lines(source: str) -> set[str]:
 
 
 def test_release_holds_no_solution_or_hidden_code(repo_root):
-    release = repo_root / "release" / settings.ASSIGNMENT
-    assert sorted(p.name for p in release.iterdir()) == [settings.NOTEBOOK]
-    released = _cells_by_id(release / settings.NOTEBOOK)
-    source = _cells_by_id(samples.source_notebook(repo_root))
-    for grade_id in samples.solution_ids(samples.source_notebook(repo_root)):
+    release = repo_root / "release" / dropout.ASSIGNMENT
+    assert sorted(p.name for p in release.iterdir()) == [dropout.NOTEBOOK]
+    released = _cells_by_id(release / dropout.NOTEBOOK)
+    source = _cells_by_id(dropout.source_notebook(repo_root))
+    for grade_id in samples.solution_ids(dropout.source_notebook(repo_root)):
         leaked = [line for line in _solution_region_lines(source[grade_id].source)
                   if line in released[grade_id].source]
         assert not leaked, (grade_id, leaked)
@@ -160,8 +162,8 @@ def _comparable(path):
 
 def test_committed_release_equals_a_fresh_generate_assignment(new_course, repo_root):
     course = new_course()
-    course.instructor("generate_assignment", settings.ASSIGNMENT, "--force")
-    assert _comparable(samples.release_notebook(course.root)) == _comparable(samples.release_notebook(repo_root))
+    course.instructor("generate_assignment", dropout.ASSIGNMENT, "--force")
+    assert _comparable(dropout.release_notebook(course.root)) == _comparable(dropout.release_notebook(repo_root))
 
 
 def test_exchange_round_trip_returns_feedback_to_the_student(graded):
@@ -174,7 +176,7 @@ def test_exchange_round_trip_returns_feedback_to_the_student(graded):
 
 def test_demo_score_table_lists_every_student(graded):
     course, _ = graded
-    table = demo.score_table(course)
+    table = demo.score_table(course, dropout.in_course(course.root))
     for student_id in ("reference", "blank", "breaks-import"):
         assert student_id in table
     assert "15/15" in table

@@ -12,7 +12,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests
 
-from dropout_kit.feedback import ScrubTestTracebacks
+from dropout_kit.engine.scrub_test_tracebacks import ScrubTestTracebacks
 
 HIDDEN = "assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS"
 VISIBLE = "assert f(1) == 2"

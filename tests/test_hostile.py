@@ -19,13 +19,14 @@ successful attack (there, they succeed).
 """
 from __future__ import annotations
 
+import dropout_assignment as dropout
 import nbformat
 import pytest
-
-from dropout_kit import gradebook, samples, settings
-from dropout_kit.cells import grade_id
 from hostile import corpus, grading_run
 from sandboxed_kernel import printed_by
+
+from dropout_kit.cells import grade_id
+from dropout_kit.harness import samples
 
 pytestmark = pytest.mark.slow
 
@@ -54,14 +55,14 @@ def test_each_submission_within_its_budget(graded, student):
 @pytest.mark.parametrize("student", list(corpus.CORRECT))
 def test_correct_students_get_full_marks(graded, student):
     cells = graded.grades[student]
-    assert {c: cells[c].score for c in gradebook.AUTO_CELLS} == \
-        {c: cells[c].max_score for c in gradebook.AUTO_CELLS}
+    assert {c: cells[c].score for c in dropout.AUTO_CELLS} == \
+        {c: cells[c].max_score for c in dropout.AUTO_CELLS}
 
 
 @pytest.mark.parametrize("student", STUDENTS)
 def test_every_submission_is_graded(graded, student):
     cells = graded.grades.get(student, {})
-    blank = [c for c in gradebook.AUTO_CELLS
+    blank = [c for c in dropout.AUTO_CELLS
              if c not in cells or cells[c].score is None or cells[c].needs_manual_grade]
     assert not blank, f"{student}: no score in {blank}"
     assert graded.notebook(student).cells
@@ -96,8 +97,8 @@ def test_graded_notebooks_stay_small(graded, student):
 def test_max_scores_stay_the_instructors(graded):
     instructor = graded.grades["aa-reference"]
     for student in STUDENTS:
-        assert {c: graded.grades[student][c].max_score for c in gradebook.AUTO_CELLS} == \
-            {c: instructor[c].max_score for c in gradebook.AUTO_CELLS}, student
+        assert {c: graded.grades[student][c].max_score for c in dropout.AUTO_CELLS} == \
+            {c: instructor[c].max_score for c in dropout.AUTO_CELLS}, student
 
 
 def test_instructor_files_and_gradebook_structure_unchanged(graded):
@@ -165,26 +166,26 @@ def graded_with_a_stale_checks_variable(tmp_path_factory) -> grading_run.Run:
     another course's checks (DROPOUT_KIT_GRADER_TESTS left over from elsewhere)."""
     work = tmp_path_factory.mktemp("stale")
     course = grading_run.scratch_course(work / "course")
-    stale = work / "other-course" / "grader_tests"
+    stale = work / "other-course" / "grader_tests" / dropout.ASSIGNMENT
     stale.mkdir(parents=True)
-    (stale / "pytest.ini").write_text((course / "grader_tests" / "pytest.ini").read_text())
-    release = samples.release_notebook(course)
+    (stale / "pytest.ini").write_text((course / "grader_tests" / dropout.ASSIGNMENT / "pytest.ini").read_text())
+    release = dropout.release_notebook(course)
     for cell in nbformat.read(release, as_version=4).cells:
-        if grade_id(cell) in gradebook.AUTO_CELLS:
+        if grade_id(cell) in dropout.AUTO_CELLS:
             (stale / f"{grade_id(cell)}.py").write_text(
                 FAKE_CHECK.format(points=cell.metadata.nbgrader["points"]))
-    reference = samples.reference_answers(samples.source_notebook(course))
+    reference = samples.reference_answers(dropout.source_notebook(course))
     students = {"reference": samples.assemble(release, reference), "blank": nbformat.read(release, as_version=4)}
     for student, nb in students.items():
-        corpus.write_submission(course / "submitted" / student / settings.ASSIGNMENT, nb, None, course,
+        corpus.write_submission(course / "submitted" / student / dropout.ASSIGNMENT, nb, None, course,
                                 grading_run.STAMP)
-    return grading_run.autograde(course, dict.fromkeys(students), env={STALE_CHECKS_VARIABLE: str(stale)})
+    return grading_run.autograde(course, dict.fromkeys(students), env={STALE_CHECKS_VARIABLE: str(stale.parent)})
 
 
 def test_a_stale_checks_variable_does_not_change_grades(graded_with_a_stale_checks_variable):
     run = graded_with_a_stale_checks_variable
     assert run.returncode == 0, run.log[-5000:]
-    scores = {student: {c: run.grades[student][c].score for c in gradebook.AUTO_CELLS}
+    scores = {student: {c: run.grades[student][c].score for c in dropout.AUTO_CELLS}
               for student in ("reference", "blank")}
-    assert scores == {"reference": {c: run.grades["reference"][c].max_score for c in gradebook.AUTO_CELLS},
-                      "blank": dict.fromkeys(gradebook.AUTO_CELLS, 0)}
+    assert scores == {"reference": {c: run.grades["reference"][c].max_score for c in dropout.AUTO_CELLS},
+                      "blank": dict.fromkeys(dropout.AUTO_CELLS, 0)}

@@ -14,11 +14,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import dropout_assignment as dropout
 import pytest
-
-from dropout_kit import gradebook, samples
-from hub import browser, formgrader, gradebooks, lab, notebooks
 from hub.server import HUB_PREFIX, HUB_PYTHON, HubRun, Login, run_as
+
+from dropout_kit.harness import samples
+from hub import browser, formgrader, gradebooks, lab, notebooks
 
 REPO = Path(__file__).resolve().parent.parent
 STATE = REPO / "build" / "hub"
@@ -27,7 +28,7 @@ HW = "dropout"  # the assignment (homework), and its notebook
 EXCHANGE_COURSE = Path("/srv/nbgrader/exchange/dl-dropout")
 NO_SCALING_MESSAGE = "살아남은 값은 10배가 되어야 합니다"
 # Student B's two classic mistakes: no 1/(1-p) scaling, prediction in training mode.
-MISTAKES = samples.mistakes(REPO)
+MISTAKES = samples.mistakes(dropout.in_course(REPO))
 B_MISTAKES = {**MISTAKES["no-scaling"], **MISTAKES["no-eval-mode"]}
 MANUAL = {  # student -> {grade_id: (points, comment)}
     0: {"plot_modes": (2, None), "why_dropout": (3, "좋은 설명입니다. 앙상블 관점도 잘 짚었어요.")},
@@ -101,7 +102,7 @@ def timed(week: Week, name: str, fn, *args):
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, str]:
-    return samples.reference_answers(samples.source_notebook(REPO))
+    return samples.reference_answers(dropout.source_notebook(REPO))
 
 
 def test_student_a_fetches_validates_and_submits(week, reference):
@@ -334,7 +335,7 @@ def test_gradebook_equals_command_line_autograde(week):
     for index, student in enumerate(students):
         hub_scores = gradebooks.cell_scores(course / "gradebook.db", student)
         cli_scores = gradebooks.cell_scores(cli / "gradebook.db", student)
-        for cell in gradebook.AUTO_CELLS:
+        for cell in dropout.AUTO_CELLS:
             assert hub_scores[cell] == cli_scores[cell], (student, cell, hub_scores, cli_scores)
         manual = sum(points for points, _ in MANUAL[index].values())
         assert sum(hub_scores.values()) == gradebooks.auto_total(cli_scores) + manual

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.kernelspec import NoSuchKernel
-
 from sandboxed_kernel import printed_by
 
 # What the kernel reports: its kernelspec's variable, whether python runs isolated (-I, the

@@ -76,7 +76,7 @@ def outcomes(report: Path) -> dict[str, str]:
 def peer_run(tmp_path_factory, repo_root) -> tuple[dict[str, str], str]:
     folder = tmp_path_factory.mktemp("nbgrader-peer")
     env = subprocess_env(folder, repo_root)
-    assert "dropout_kit.execute.SafeExecute" in loaded_engine(env, folder)
+    assert "dropout_kit.engine.safe_execute.SafeExecute" in loaded_engine(env, folder)
     report = folder / "report.xml"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}",

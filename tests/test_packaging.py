@@ -14,10 +14,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import dropout_assignment as dropout
 import nbformat
 import pytest
 
-from dropout_kit import samples
+from dropout_kit.harness import samples
 
 # Shorter lines are too common to betray anything (`net.eval()`, `return x`).
 MIN_LINE = 20
@@ -67,7 +68,7 @@ def wheel_text(tmp_path_factory, repo_root) -> dict[str, str]:
 
 
 def test_wheel_holds_the_kit(wheel_text):
-    assert "dropout_kit/broker.py" in wheel_text and "dropout_kit/kernel/agent.py" in wheel_text
+    assert "dropout_kit/engine/broker.py" in wheel_text and "dropout_kit/kernel/agent.py" in wheel_text
 
 
 def test_wheel_holds_no_course_files(wheel_text):
@@ -75,14 +76,14 @@ def test_wheel_holds_no_course_files(wheel_text):
 
 
 def test_wheel_holds_no_solution(wheel_text, repo_root):
-    secrets = solution_lines(samples.source_notebook(repo_root), samples.release_notebook(repo_root))
+    secrets = solution_lines(dropout.source_notebook(repo_root), dropout.release_notebook(repo_root))
     assert len(secrets) >= 5  # the search is not empty
     found = {(name, line) for name, text in wheel_text.items() for line in secrets if line in text}
     assert not found
 
 
 def test_wheel_holds_no_hidden_check(wheel_text, repo_root):
-    secrets = check_lines(repo_root / "grader_tests")
+    secrets = check_lines(repo_root / "grader_tests" / "dropout")
     assert len(secrets) >= 50
     found = {(name, line) for name, text in wheel_text.items() for line in secrets if line in text}
     assert not found

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-GRADER_TESTS = Path(__file__).resolve().parent.parent / "grader_tests"
+GRADER_TESTS = Path(__file__).resolve().parent.parent / "grader_tests" / "dropout"
 sys.path.insert(0, str(GRADER_TESTS))
 
-import lecture  # noqa: E402  (grader_tests/lecture.py: the lecture's data and networks)
+import lecture  # noqa: E402  (grader_tests/dropout/lecture.py: the lecture's data and networks)
 
 STORED = GRADER_TESTS / "lecture_networks.pt"
 # Cross-processor spread measured: 2e-3 (no dropout), 1e-6 (dropout); 1 % leaves 5x room
@@ -53,7 +53,7 @@ def fresh_mse(capability: str, threads: int) -> dict[str, float]:
 
 
 def test_stored_file_exists():
-    assert STORED.is_file(), "regenerate with: python grader_tests/lecture.py grader_tests/lecture_networks.pt"
+    assert STORED.is_file(), "regenerate with: python grader_tests/dropout/lecture.py grader_tests/dropout/lecture_networks.pt"
 
 
 # The processor's own best kernels (what another machine would run) and the portable ones.

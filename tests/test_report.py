@@ -11,14 +11,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import dropout_assignment as dropout
 import nbformat
 import pytest
-
-
-from dropout_kit import broker, gradebook, report, settings
-from dropout_kit.checks.runner import CheckResult, ModuleResult
-from dropout_kit.commands import nbgrader
 from class_builder import unavailable
+
+from dropout_kit.checks.runner import CheckResult, ModuleResult
+from dropout_kit.classroom import gradebook, report
+from dropout_kit.classroom.course_paths import CoursePaths
+from dropout_kit.engine import broker
+from dropout_kit.harness.commands import nbgrader
 
 pytest_plugins = ["grading_fixtures"]
 
@@ -48,7 +50,7 @@ window.addEventListener("load", function () {
 @pytest.fixture(scope="module")
 def report_dir(parallel_class, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    page = report.write_report(parallel_class.root, out)
+    page = report.write_report(dropout.in_course(parallel_class.root), out)
     assert page == out / "index.html"
     return out
 
@@ -90,10 +92,10 @@ def test_scores_csv_has_one_row_per_student_with_part_points(report_dir, paralle
         rows = {row["student"]: row for row in csv.DictReader(fh)}
     assert set(rows) == set(parallel_class.grades)
     for student, cells in parallel_class.grades.items():
-        for part, points in gradebook.part_scores(cells).items():
+        for part, points in gradebook.part_scores(cells, dropout.DROPOUT).items():
             assert float(rows[student][part]) == points, (student, part)
         assert rows[student]["status"] == "graded"
-        pending = {c for c in gradebook.MANUAL_PARTS if cells[c].needs_manual_grade}
+        pending = {c for c in dropout.MANUAL_CELLS if cells[c].needs_manual_grade}
         assert set(rows[student]["manual_pending"].split()) == pending
 
 
@@ -102,7 +104,7 @@ def test_check_pass_rates_count_every_graded_notebook(report_dir, parallel_class
         checks = list(csv.DictReader(fh))
     assert checks
     cells = {c["cell"] for c in checks}
-    assert cells == set(gradebook.AUTO_CELLS)
+    assert cells == set(dropout.AUTO_CELLS)
     for check in checks:
         assert int(check["passed"]) + int(check["failed"]) == len(parallel_class.grades), check
     # The reference and the thread probe pass everything, the blank hand-in nothing.
@@ -110,7 +112,7 @@ def test_check_pass_rates_count_every_graded_notebook(report_dir, parallel_class
 
 
 def test_mistakes_name_the_broken_part(parallel_class):
-    collected = report.collect(report.CoursePaths.load(parallel_class.root))
+    collected = report.collect(CoursePaths.load(parallel_class.root, dropout.ASSIGNMENT), dropout.in_course(parallel_class.root))
     mistakes = collected.mistakes()
     counts = [m[2] for m in mistakes]
     assert counts == sorted(counts, reverse=True)
@@ -133,7 +135,7 @@ def test_report_reads_the_verdicts_the_cell_holds():
 
 
 def test_report_lists_timeouts_and_failures(troubled_course, tmp_path):
-    page = report.write_report(troubled_course, tmp_path)
+    page = report.write_report(dropout.in_course(troubled_course), tmp_path)
     rendered = render(page)
     problems = rendered["tables"]["problems"]["text"]
     assert re.search(r"sleeper\s+timeout\s+time limit hit in split", problems), problems
@@ -149,7 +151,7 @@ def test_nbgrader_export_still_works(parallel_class, tmp_path):
     exported = tmp_path / "grades.csv"
     nbgrader("export", f"--to={exported}", cwd=parallel_class.root)
     with exported.open(encoding="utf-8") as fh:
-        rows = {row["student_id"]: row for row in csv.DictReader(fh) if row["assignment"] == settings.ASSIGNMENT}
+        rows = {row["student_id"]: row for row in csv.DictReader(fh) if row["assignment"] == dropout.ASSIGNMENT}
     assert set(rows) == set(parallel_class.grades)
     for student, cells in parallel_class.grades.items():
         assert float(rows[student]["raw_score"]) == pytest.approx(sum(g.score or 0 for g in cells.values()))

@@ -27,13 +27,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import dropout_assignment as dropout
 import nbformat
 import pytest
-
-from dropout_kit import gradebook, samples, settings
-from dropout_kit.commands import nbgrader
 from hostile import grading_run
 from tampering import corpus
+
+from dropout_kit.classroom import gradebook
+from dropout_kit.harness import samples
+from dropout_kit.harness.commands import nbgrader
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +56,11 @@ class Graded:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> Graded:
     course = grading_run.scratch_course(tmp_path_factory.mktemp("tampering") / "course")
-    reference = samples.reference_answers(samples.source_notebook(course))
+    reference = samples.reference_answers(dropout.source_notebook(course))
     context = corpus.Context(course=course, repo=REPO)
     students = corpus.build_class(course, reference, context, grading_run.STAMP)
     run = grading_run.autograde(course, students)
-    feedback = nbgrader("generate_feedback", settings.ASSIGNMENT, "--force", cwd=course, check=False)
+    feedback = nbgrader("generate_feedback", dropout.ASSIGNMENT, "--force", cwd=course, check=False)
     return Graded(run, feedback)
 
 
@@ -86,8 +88,8 @@ def hidden_lines(course: Path) -> set[str]:
                 lines |= text_lines(path.read_text(encoding="utf-8"))
             except UnicodeDecodeError:
                 continue  # the stored networks: weights, not code
-    lines |= text_lines(notebook_text(samples.source_notebook(course)))
-    released = notebook_text(samples.release_notebook(course))
+    lines |= text_lines(notebook_text(dropout.source_notebook(course)))
+    released = notebook_text(dropout.release_notebook(course))
     return {line for line in lines if line not in released}
 
 
@@ -148,8 +150,8 @@ def test_grading_and_feedback_succeed(graded):
 @pytest.mark.parametrize("student", corpus.CORRECT)
 def test_correct_students_get_full_marks(grades, student):
     cells = grades[student]
-    assert {c: cells[c].score for c in gradebook.AUTO_CELLS} == \
-        {c: cells[c].max_score for c in gradebook.AUTO_CELLS}
+    assert {c: cells[c].score for c in dropout.AUTO_CELLS} == \
+        {c: cells[c].max_score for c in dropout.AUTO_CELLS}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
@@ -166,7 +168,7 @@ def test_wrong_parts_lose_points(grades, case):
 
 
 def scores(grades, student: str) -> dict[str, float]:
-    return {c: grades[student][c].score for c in gradebook.AUTO_CELLS}
+    return {c: grades[student][c].score for c in dropout.AUTO_CELLS}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
@@ -189,7 +191,7 @@ def test_the_attack_ran(graded, case):
 
 @pytest.mark.parametrize("student", STUDENTS)
 def test_no_hidden_line_reaches_the_student(graded, hidden, student):
-    own = (graded.run.course / "submitted" / student / settings.ASSIGNMENT / settings.NOTEBOOK).read_text(
+    own = (graded.run.course / "submitted" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK).read_text(
         encoding="utf-8")
     found = {"feedback": leaked(hidden, graded.run.feedback_text(student), own),
              "outputs": leaked(hidden, graded.run.every_output_text(student), own)}

@@ -12,14 +12,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import dropout_assignment as dropout
 import pytest
-
-import dropout_kit
-from dropout_kit import gradebook, samples, settings
-from dropout_kit.commands import nbgrader
-from dropout_kit.course import copy_course
 from hostile import corpus as hostile_corpus
 from hostile import grading_run
+
+import dropout_kit
+from dropout_kit.harness import samples
+from dropout_kit.harness.commands import nbgrader
+from dropout_kit.harness.course import copy_course
 
 pytestmark = pytest.mark.slow
 
@@ -37,17 +38,17 @@ def second_clone(tmp_path_factory) -> Path:
     init = kit / "__init__.py"
     init.write_text(init.read_text(encoding="utf-8") + '\nCLONE = "second"  # this copy differs\n',
                     encoding="utf-8")
-    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=clone)
-    answers = samples.reference_answers(samples.source_notebook(clone))
-    hostile_corpus.write_submission(clone / "submitted" / STUDENT / settings.ASSIGNMENT,
-                                    samples.assemble(samples.release_notebook(clone), answers),
+    nbgrader("generate_assignment", dropout.ASSIGNMENT, "--force", cwd=clone)
+    answers = samples.reference_answers(dropout.source_notebook(clone))
+    hostile_corpus.write_submission(clone / "submitted" / STUDENT / dropout.ASSIGNMENT,
+                                    samples.assemble(dropout.release_notebook(clone), answers),
                                     None, clone, grading_run.STAMP)
     return clone
 
 
 @pytest.fixture(scope="module")
 def autograded(second_clone):
-    return nbgrader("autograde", settings.ASSIGNMENT, "--force", cwd=second_clone, check=False)
+    return nbgrader("autograde", dropout.ASSIGNMENT, "--force", cwd=second_clone, check=False)
 
 
 def test_the_setting_is_what_the_test_means():
@@ -64,7 +65,7 @@ def test_autograde_stops_and_names_both_copies(autograded, second_clone):
 
 def test_no_grade_is_written(autograded, second_clone):
     db = second_clone / "gradebook.db"
-    grades = gradebook.cell_grades(f"sqlite:///{db}") if db.exists() else {}
+    grades = dropout.cell_grades(f"sqlite:///{db}") if db.exists() else {}
     written = {cell: grade.score for cell, grade in grades.get(STUDENT, {}).items()
                if grade.score is not None and not grade.needs_manual_grade}
     assert written == {}

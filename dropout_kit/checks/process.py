@@ -1,6 +1,6 @@
 """The checker process: where the hidden checks run while nbgrader autogrades.
 
-nbgrader's side (dropout_kit.broker) starts it sandboxed, one per submission, with the
+nbgrader's side (dropout_kit.engine.broker) starts it sandboxed, one per submission, with the
 folder of hidden checks as its only course path. It speaks JSON lines on its standard
 input and output, which are its only way out:
   in:  {"run": "<test module>"}                  grade one autograder cell

@@ -5,7 +5,7 @@ The checks never hold the student's objects. They ask the kernel's agent
 data back: tensors, numbers, strings, or a `Remote` that names an object's type. Two ways
 to reach the agent:
   * `PipeKernel`, in the checker process during `nbgrader autograde`: requests go through
-    nbgrader's process (dropout_kit/broker.py), which runs them in the student's kernel;
+    nbgrader's process (dropout_kit/engine/broker.py), which runs them in the student's kernel;
   * `LocalKernel`, in one process (an instructor running the source notebook, the
     benchmarks): the agent answers directly, with the same serialization on the way.
 """
@@ -73,7 +73,7 @@ class LocalKernel(KernelTransport):
 
 
 class PipeKernel(KernelTransport):
-    """Requests as JSON lines to nbgrader's side (dropout_kit.broker), answers read back."""
+    """Requests as JSON lines to nbgrader's side (dropout_kit.engine.broker), answers read back."""
 
     def __init__(self, send: Callable[[dict], None], receive: Callable[[], dict]):
         self._send, self._receive = send, receive

@@ -117,6 +117,11 @@ class _CheckerPlugin:
             check.message = "검사하지 못했습니다."
         return report
 
+    def pytest_configure(self, config):
+        # The kit's markers, registered here so that an assignment's checks need no pytest.ini.
+        config.addinivalue_line("markers", "points(n): points this check is worth in its autograder cell")
+        config.addinivalue_line("markers", "gate: if this check fails, the whole cell scores 0")
+
     def pytest_collectreport(self, report):
         if report.failed:
             self.result.error = "채점 모듈을 불러오지 못했습니다 (강사에게 알려 주세요)."
@@ -125,7 +130,7 @@ class _CheckerPlugin:
 def pytest_arguments(module: Path, folder: Path) -> list[str]:
     return [
         str(module),
-        "-c", str(folder / "pytest.ini"),
+        "-c", str(folder / "pytest.ini") if (folder / "pytest.ini").is_file() else os.devnull,
         "--rootdir", str(folder),
         "--confcutdir", str(folder),
         "--import-mode=importlib",
@@ -146,7 +151,7 @@ def run_checks(test_id: str, notebook: Notebook, folder: Path) -> ModuleResult:
         module = folder / f"{test_id}.py"
         if not module.is_file():
             raise FileNotFoundError(module)
-        if str(folder) not in sys.path:  # the checks' own helper modules (e.g. lecture.py)
+        if str(folder) not in sys.path:  # the checks' own helper modules
             sys.path.insert(0, str(folder))
         plugin = _CheckerPlugin(notebook, result)
         pytest_output = io.StringIO()

@@ -9,7 +9,7 @@ torch.save and read back with torch.load(weights_only=True); anything else is de
 by its type, not sent.
 
 This file holds no check and no answer, and it is self-contained: nbgrader's side sends its
-source to the kernel (dropout_kit.broker) right after the kernel starts, before any student
+source to the kernel (dropout_kit.engine.broker) right after the kernel starts, before any student
 code, so the kernel needs torch and nothing of the kit. Requests and answers travel as the
 binary buffers of Jupyter messages.
 A student's code can replace or lie through it; the checker therefore recomputes what it can
@@ -174,7 +174,7 @@ class Agent:
         return {}
 
     def op_bind(self, name: str, value, scope: str = USER) -> dict:
-        """Puts `value` at `name` until op_unbind (e.g. a correct dropout in place of the
+        """Puts `value` at `name` until op_unbind (e.g. a correct function in place of the
         student's, while another part is judged)."""
         namespace = self.scopes[scope]
         self._bound.append((namespace, name, name in namespace, namespace.get(name)))

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import dropout_assignment as dropout
 import nbformat
 
-from dropout_kit import samples
+from dropout_kit.harness import samples
 
 MY_DROPOUT = ("test_my_dropout_mask", "test_my_dropout_scale")
 BLANK = ("test_dropout_net", "test_eval_predict")  # the parts a case leaves blank
@@ -161,7 +162,7 @@ for path in ["../../../gradebook.db", "@COURSE@/gradebook.db"]:
 
 GRADER_TESTS = """\
 import os
-folder = os.environ.get("DROPOUT_KIT_GRADER_TESTS", "@COURSE@/grader_tests")
+folder = os.environ.get("DROPOUT_KIT_GRADER_TESTS", "@COURSE@/grader_tests/dropout")
 path = os.path.join(folder, "test_split.py")
 text = open(path).read()
 print("CHECKS " + "READABLE", len(text))
@@ -342,7 +343,7 @@ CASES: tuple[Case, ...] = (
          restarts=1),
     Case("gradebook", "overwrites and deletes gradebook.db", split=GRADEBOOK,
          blocked=("GRADEBOOK WRITTEN", "GRADEBOOK DELETED")),
-    Case("grader-tests", "reads and rewrites grader_tests/test_split.py", split=GRADER_TESTS,
+    Case("grader-tests", "reads and rewrites grader_tests/dropout/test_split.py", split=GRADER_TESTS,
          blocked=("CHECKS READABLE", "CHECKS REWRITTEN")),
     Case("read-others", "reads other submissions, source/, release/", split=READ_OTHERS,
          blocked=("LEAKED",)),
@@ -423,7 +424,7 @@ def build_class(course: Path, reference: dict[str, str], port: int, timestamp: s
                 cases: tuple[Case, ...] = CASES, correct: tuple[str, ...] = tuple(CORRECT),
                 ) -> dict[str, Case | None]:
     """Writes the class into course/submitted/; returns student id → case (None: correct)."""
-    release = samples.release_notebook(course)
+    release = dropout.release_notebook(course)
     context = Context(course=course, victim="aa-reference", port=port)
     students: dict[str, Case | None] = {}
     for name in correct:

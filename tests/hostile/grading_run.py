@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import dropout_assignment as dropout
 import nbformat
 
-from dropout_kit import gradebook, samples, settings
-from dropout_kit.batch import SINGLE_THREAD_ENV
-from dropout_kit.commands import nbgrader
-from dropout_kit.course import copy_course
+from dropout_kit.classroom import gradebook
+from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
+from dropout_kit.harness import samples
+from dropout_kit.harness.commands import nbgrader
+from dropout_kit.harness.course import copy_course
 
 from . import corpus
 
@@ -90,7 +92,7 @@ class Run:
     after: dict[str, object]
 
     def notebook(self, student: str) -> nbformat.NotebookNode:
-        path = self.course / "autograded" / student / settings.ASSIGNMENT / settings.NOTEBOOK
+        path = self.course / "autograded" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK
         return nbformat.read(path, as_version=4)
 
     def outputs_text(self, student: str) -> str:
@@ -114,8 +116,8 @@ class Run:
 
     def feedback_text(self, student: str) -> str:
         """The feedback page nbgrader generated for the student, HTML entities decoded."""
-        page = (self.course / "feedback" / student / settings.ASSIGNMENT
-                / settings.NOTEBOOK.replace(".ipynb", ".html"))
+        page = (self.course / "feedback" / student / dropout.ASSIGNMENT
+                / dropout.NOTEBOOK.replace(".ipynb", ".html"))
         return html.unescape(page.read_text(encoding="utf-8"))
 
     def kernel_seconds(self) -> dict[str, float]:
@@ -139,7 +141,7 @@ STAMP = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=datetime.timezone.utc).strf
 def scratch_course(dest: Path) -> Path:
     """A copy of the repository's course at `dest` with the assignment generated."""
     course = copy_course(REPO, dest)
-    nbgrader("generate_assignment", settings.ASSIGNMENT, "--force", cwd=course)
+    nbgrader("generate_assignment", dropout.ASSIGNMENT, "--force", cwd=course)
     return course
 
 
@@ -150,7 +152,7 @@ def prepare(dest: Path, cases: tuple[corpus.Case, ...] = corpus.CASES,
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
-    reference = samples.reference_answers(samples.source_notebook(course))
+    reference = samples.reference_answers(dropout.source_notebook(course))
     students = corpus.build_class(course, reference, listener.getsockname()[1], STAMP,
                                   cases=cases, correct=correct)
     return course, students, listener
@@ -177,11 +179,11 @@ def autograde(course: Path, students: dict, mode: str = "namespaces",
               flags: list[str] | None = None, env: dict[str, str] | None = None) -> Run:
     before = snapshot(course)
     started = time.monotonic()
-    done = nbgrader("autograde", settings.ASSIGNMENT, "--force", *(limit_flags() if flags is None else flags),
+    done = nbgrader("autograde", dropout.ASSIGNMENT, "--force", *(limit_flags() if flags is None else flags),
                     cwd=course, env={"DROPOUT_KIT_SANDBOX": mode, **SINGLE_THREAD_ENV, **(env or {})},
                     check=False)
     wall = time.monotonic() - started
     db = course / "gradebook.db"
-    grades = gradebook.cell_grades(f"sqlite:///{db}") if db.exists() else {}
+    grades = dropout.cell_grades(f"sqlite:///{db}") if db.exists() else {}
     return Run(course, students, done.returncode, done.stdout + done.stderr, wall, grades,
                before, snapshot(course))

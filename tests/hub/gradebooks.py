@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import dropout_assignment as dropout
 from nbgrader.api import Gradebook
-
-from dropout_kit import gradebook
 
 from .server import HUB_PREFIX, Login, run_as
 
@@ -23,7 +22,7 @@ def cell_scores(db: Path, student: str) -> dict[str, float]:
 
 
 def auto_total(scores: dict[str, float]) -> float:
-    return sum(scores[cell] for cell in gradebook.AUTO_CELLS)
+    return sum(scores[cell] for cell in dropout.AUTO_CELLS)
 
 
 def autograde_on_command_line(instructor: Login, course: Path, students: list[str]) -> Path:

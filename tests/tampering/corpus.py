@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import corpus as checks_corpus
-from dropout_kit import gradebook, samples
+import dropout_assignment as dropout
 from hostile import corpus as hostile_corpus
+
+from dropout_kit.harness import samples
 
 # Each autograder cell's points, as any student reads them in the notebook's metadata.
 POINTS = {"test_split": 2, "test_my_dropout_mask": 3, "test_my_dropout_scale": 3,
@@ -59,12 +61,12 @@ class Case:
     @property
     def full(self) -> tuple[str, ...]:
         """Autograder cells that must keep full points."""
-        return tuple(c for part in self.right for c in gradebook.AUTO_PARTS[part])
+        return tuple(c for part in self.right for c in dropout.AUTO_PARTS[part])
 
     @property
     def lose(self) -> tuple[str, ...]:
         """Autograder cells that must score below their maximum (wrong or blank parts)."""
-        return tuple(c for c in gradebook.AUTO_CELLS if c not in self.full)
+        return tuple(c for c in dropout.AUTO_CELLS if c not in self.full)
 
 
 # -- answers ---------------------------------------------------------------------------
@@ -384,6 +386,11 @@ def _check_files():
             folders.append(top)
         if time.monotonic() > deadline:
             break
+    for folder in list(folders):  # each assignment's checks: grader_tests/<assignment>/
+        try:
+            folders += [os.path.join(folder, d) for d in sorted(os.listdir(folder))]
+        except OSError:
+            pass
     found, seen = {}, set()  # one copy of each file (the course's and a clone's are the same)
     for folder in folders:
         try:
@@ -618,7 +625,7 @@ def case_answers(case: Case, reference: dict[str, str], context: Context) -> dic
 def build_class(course: Path, reference: dict[str, str], context: Context, timestamp: str,
                 cases: tuple[Case, ...] = CASES) -> dict[str, Case | None]:
     """Writes the class into course/submitted/; returns student id → case (None: honest)."""
-    release = samples.release_notebook(course)
+    release = dropout.release_notebook(course)
     students: dict[str, Case | None] = {}
     submissions = [(name, reference, None) for name in CORRECT[:1]]
     submissions += [(honest_id(name), {**{part: reference[part] for part in RIGHT_BY_DEFAULT}, **answers}, None)

@@ -1,5 +1,5 @@
 """Sample submissions for the demo and the tests: realistic mistakes, each one wrong answer
-put on top of the reference solution (dropout_kit.samples.sample_class). They live with
+put on top of the reference solution (dropout_kit.harness.samples.sample_class). They live with
 the hidden checks, not in the installable package, as they are built from the solutions.
 """
 

@@ -12,10 +12,10 @@ ignores the interrupt after its timeout or the kernel dies. `SafeExecute` instea
   * keeps at most `max_output_bytes` of output per cell, so a flood of prints cannot
     exhaust nbgrader's memory,
   * grades the kit's autograder cells (hidden region `grade("<module>")`) outside the
-    student's kernel, in a checker process (dropout_kit.broker), and records the
+    student's kernel, in a checker process (dropout_kit.engine.broker), and records the
     checker's verdict as the cell's score. Other cells, ordinary nbgrader test cells
     included, run in the kernel as nbgrader runs them.
-Kernels come from dropout_kit.sandbox.SandboxKernelManager unless configured otherwise.
+Kernels come from dropout_kit.engine.sandbox_kernel_manager.SandboxKernelManager unless configured otherwise.
 """
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Integer, Unicode
 
-from dropout_kit import broker
 from dropout_kit.cells import grade_id
 from dropout_kit.checks.runner import ModuleResult, cell_score
+from dropout_kit.engine import broker
+from dropout_kit.engine.sandbox_kernel_manager import SandboxKernelManager
 from dropout_kit.kernel.agent import REPLY_MIME
-from dropout_kit.sandbox import SandboxKernelManager
 
 # What the kernel can do to a cell that nbclient reports by raising.
 KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, TimeoutError, RuntimeError, zmq.ZMQError)
@@ -109,7 +109,7 @@ def _shrink(content: dict, limit: int) -> None:
 
 
 def _now() -> str:
-    """A timestamp as nbclient records cell timing (read by dropout_kit.batch)."""
+    """A timestamp as nbclient records cell timing (read by dropout_kit.classroom.grade_class)."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -130,8 +130,9 @@ class SafeExecute(Execute):
         1_000_000, help="output kept per cell; the rest is dropped with a note"
     ).tag(config=True)
     grader_tests = Unicode(
-        "", help="folder of the hidden checks, read only by the checker process; empty: "
-                 "the kit's autograder cells run in the kernel (no checker)").tag(config=True)
+        "", help="the course's grader_tests/ folder: assignment A's hidden checks are in its "
+                 "subfolder A/, read only by A's checker process; empty: the kit's autograder "
+                 "cells run in the kernel (no checker)").tag(config=True)
     interrupt_grace = Integer(
         5, help="seconds a kernel has to stop after an interrupt before it is restarted"
     ).tag(config=True)
@@ -159,6 +160,7 @@ class SafeExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._student = (resources or {}).get("nbgrader", {}).get("student", "?")
+        self._assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
         try:
             run_sync(self._async_run_notebook)()
         finally:
@@ -176,7 +178,8 @@ class SafeExecute(Execute):
         try:
             if self.grader_tests and any(broker.kit_test_id(cell) for cell in self.nb.cells):
                 self._checker = broker.CheckerProcess(
-                    Path(self.grader_tests), SandboxKernelManager(parent=self).confinement, self.log)
+                    Path(self.grader_tests) / self._assignment, SandboxKernelManager(parent=self).confinement,
+                    self.log)
                 await self._checker.start()  # imports torch while the kernel starts
             await self._start_kernel(attempts=2, systemic=True)
             for index, cell in enumerate(self.nb.cells):

@@ -17,7 +17,7 @@ this environment), its own submission folder (autograded/<student>/<assignment>/
 writable, its working directory) and a small private /tmp. The rest of the course
 (grader_tests/, gradebook.db, submitted/, autograded/<others>/, feedback/, release/,
 source/, the exchange, home directories) does not exist there. The checker process
-(dropout_kit.broker) is started in the same kind of sandbox by `confinement`, with the
+(dropout_kit.engine.broker) is started in the same kind of sandbox by `confinement`, with the
 kit's package and grader_tests/ read-only and nothing writable.
 There is no network: only a loopback interface of its own. nbgrader reaches the kernel
 over ZeroMQ's IPC transport, through Unix sockets in a per-kernel directory that is
@@ -52,7 +52,6 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, Integer, List, Unicode, default
 
-
 MODES = ("auto", "namespaces", "rlimits", "off")
 
 # Environment variables a kernel may inherit from nbgrader; everything else (tokens,
@@ -65,6 +64,7 @@ PASSED_ENV = (
 PASSED_ENV_PREFIXES = ("DROPOUT_KIT_",)
 # Set by the sandbox itself (c.SandboxKernelManager.threads), whoever started nbgrader.
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+SINGLE_THREAD_ENV = dict.fromkeys(THREAD_ENV, "1")
 
 # What of /etc a Python kernel needs (dynamic linker, users, time zone, alternatives).
 ETC_FILES = (
@@ -422,7 +422,7 @@ class SandboxKernelManager(AsyncKernelManager):
                     writable: list[Path]) -> tuple[list[str], dict[str, str], Identity | None]:
         """How to start a process of student code or of the checks in this sandbox: the
         command prefix, the environment and the account it runs as. Also used for the
-        checker process (dropout_kit.broker), with other paths."""
+        checker process (dropout_kit.engine.broker), with other paths."""
         mode = self.effective_mode()
         if mode == "off":
             return [], single_threaded(dict(os.environ), self.threads), None

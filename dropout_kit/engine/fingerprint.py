@@ -36,7 +36,7 @@ def digest(files: list[Path], *parts: str) -> str:
 def grading_fingerprint(course_root: Path, assignment: str, *parts: str) -> str:
     """Everything besides a submission that can change its grade."""
     files = [*kit_files(), *folder_files(course_root / "source" / assignment),
-             *folder_files(course_root / "grader_tests")]
+             *folder_files(course_root / "grader_tests" / assignment)]
     config = course_root / "nbgrader_config.py"
     if config.is_file():
         files.append(config)

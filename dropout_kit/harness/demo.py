@@ -11,33 +11,36 @@ import shutil
 import time
 from pathlib import Path
 
-from dropout_kit import gradebook, samples
-from dropout_kit.course import Course, copy_course
+from dropout_kit.assignment import Assignment, find_assignment
+from dropout_kit.classroom import gradebook
+from dropout_kit.harness import samples
+from dropout_kit.harness.course import Course, copy_course
 
 
-def run(repo_root: Path, workdir: Path) -> Course:
+def run(repo_root: Path, workdir: Path, assignment_name: str | None = None) -> tuple[Course, Assignment]:
     if workdir.exists():
         shutil.rmtree(workdir)
-    course = Course(copy_course(repo_root, workdir / "course"), workdir / "exchange")
+    root = copy_course(repo_root, workdir / "course")
+    assignment = find_assignment(root, assignment_name)
+    course = Course(root, workdir / "exchange", assignment.name)
     course.release()
-    release = samples.release_notebook(course.root)
-    for student_id, answers in samples.sample_class(course.root).items():
-        notebook = None if answers is None else samples.assemble(release, answers)
+    for student_id, answers in samples.sample_class(assignment).items():
+        notebook = None if answers is None else samples.assemble(assignment.release_notebook, answers)
         course.hand_in(student_id, workdir / "home" / student_id, notebook)
     course.grade()
-    return course
+    return course, assignment
 
 
-def score_table(course: Course) -> str:
-    grades = gradebook.cell_grades(course.db_url)
-    parts = list(gradebook.AUTO_PARTS)
+def score_table(course: Course, assignment: Assignment) -> str:
+    grades = gradebook.cell_grades(course.db_url, assignment.name)
+    parts = list(assignment.parts)
     header = ["student", *parts, "auto", "manual", "feedback"]
     rows = []
     for student_id in sorted(grades):
         cells = grades[student_id]
-        scores = gradebook.part_scores(cells)
-        maxima = {p: sum(cells[c].max_score for c in ids if c in cells) for p, ids in gradebook.AUTO_PARTS.items()}
-        manual = [c for c in gradebook.MANUAL_PARTS if c in cells and cells[c].needs_manual_grade]
+        scores = gradebook.part_scores(cells, assignment)
+        maxima = gradebook.part_maxima(cells, assignment)
+        manual = [c for c in assignment.manual_cells if c in cells and cells[c].needs_manual_grade]
         rows.append([student_id, *(f"{scores[p]:g}/{maxima[p]:g}" for p in parts),
                      f"{sum(scores.values()):g}/{sum(maxima.values()):g}",
                      "pending" if manual else "done",
@@ -48,15 +51,15 @@ def score_table(course: Course) -> str:
     return "\n".join(lines)
 
 
-def main(repo_root: Path) -> int:
+def main(repo_root: Path, assignment_name: str | None = None) -> int:
     started = time.perf_counter()
     workdir = repo_root / "build" / "demo"
     print(f"Grading round in {workdir} (release → fetch → submit → collect → autograde → feedback)")
-    course = run(repo_root, workdir)
+    course, assignment = run(repo_root, workdir, assignment_name)
     print()
-    print(score_table(course))
+    print(score_table(course, assignment))
     print()
     print(f"Gradebook: {course.root / 'gradebook.db'}")
-    print(f"Done in {time.perf_counter() - started:.0f} s. Hand-graded cells (plot_modes, why_dropout) "
-          "wait in the formgrader.")
+    print(f"Done in {time.perf_counter() - started:.0f} s. Hand-graded cells "
+          f"({', '.join(assignment.manual_cells)}) wait in the formgrader.")
     return 0

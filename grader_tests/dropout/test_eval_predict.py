@@ -8,7 +8,7 @@ differs from the evaluation-mode output (equal with probability 0).
 
 The lecture's claim, "dropout in evaluation mode gives a lower test MSE than no
 dropout", is checked by running the student's cell on the lecture's two trained networks
-(seed 1; stored in grader_tests/lecture_networks.pt, sent to the kernel as layers and weights): 8.1e-5 against 2.3e-3. Not on the
+(seed 1; stored in grader_tests/dropout/lecture_networks.pt, sent to the kernel as layers and weights): 8.1e-5 against 2.3e-3. Not on the
 student's own networks: over 540 random seeds (benchmarks/checks.py) the student's
 mse_nodrop / mse_eval went as low as 2.7, and with a lognormal tail estimate of 5e-7 a
 correct student could still fail on an unlucky seed; this way the verdict cannot depend on

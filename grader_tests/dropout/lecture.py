@@ -5,7 +5,7 @@ part is judged on the lecture's inputs rather than on what an earlier part produ
 Global random state is left as it was. This lives with the hidden checks, not in the
 installable package: the package is installed where students' kernels run.
 
-`python grader_tests/lecture.py grader_tests/lecture_networks.pt` rewrites the stored
+`python grader_tests/dropout/lecture.py grader_tests/dropout/lecture_networks.pt` rewrites the stored
 trained networks (tests/test_reference.py compares them with a fresh training).
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def trained_network(dropout: bool) -> torch.nn.Sequential:
     return net
 
 
-# The two trained networks, stored (grader_tests/lecture_networks.pt) so that the checks
+# The two trained networks, stored (grader_tests/dropout/lecture_networks.pt) so that the checks
 # load them instead of training them again: grading uses the stored file, never a fresh
 # training, because 1000 Adam steps end in different weights on different processors.
 STORED_KEYS = {True: "dropout", False: "no_dropout"}

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dropout_kit.engine.config import path_with_environment_bin
+
 BIN = Path(sys.executable).parent
 
 
@@ -16,7 +18,7 @@ class CommandFailed(RuntimeError):
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """os.environ with this environment's bin/ first on PATH (nbgrader calls alembic)."""
     env = dict(os.environ)
-    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
+    env["PATH"] = path_with_environment_bin(env.get("PATH", ""))
     env.update(extra or {})
     return env
 

@@ -14,9 +14,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dropout_kit import gradebook, settings
-from dropout_kit.batch import CoursePaths, GradingState
+from dropout_kit.assignment import Assignment
 from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult
+from dropout_kit.classroom import gradebook
+from dropout_kit.classroom.changes import GradingState
+from dropout_kit.classroom.course_paths import CoursePaths
 
 PLOT_DPI = 100
 
@@ -117,7 +119,7 @@ class CheckStats:
 
 @dataclass
 class ClassReport:
-    assignment: str
+    assignment: Assignment
     rows: list[StudentRow]
     checks: list[CheckStats]
     cell_errors: Counter  # (cell, error name) → submissions
@@ -130,7 +132,7 @@ class ClassReport:
         return sorted(found, key=lambda m: (-m[2], m[0], m[1]))
 
 
-def collect(paths: CoursePaths) -> ClassReport:
+def collect(paths: CoursePaths, assignment: Assignment) -> ClassReport:
     cells = gradebook.cell_grades(paths.db_url, paths.assignment)
     state = GradingState(paths).students
     students = sorted(set(cells) | set(paths.students()))
@@ -155,7 +157,7 @@ def collect(paths: CoursePaths) -> ClassReport:
                     stats.messages[verdict.message] += 1
             if cell_report.error and not cell_report.verdicts:
                 cell_errors[(cell, cell_report.error.split(":")[0])] += 1
-        auto_cells = [c for c in gradebook.AUTO_CELLS if c in grades]
+        auto_cells = [c for c in assignment.auto_cells if c in grades]
         if record.get("status") == "failed":
             status = "failed"
         elif not auto_cells or all(grades[c].score is None for c in auto_cells):
@@ -169,39 +171,36 @@ def collect(paths: CoursePaths) -> ClassReport:
             note = record.get("error", "") or "no grades in the gradebook"
         rows.append(StudentRow(
             student, status,
-            parts=gradebook.part_scores(grades),
-            part_max={p: sum(grades[c].max_score for c in ids if c in grades) for p, ids in gradebook.AUTO_PARTS.items()},
-            manual={c: (None if grades[c].needs_manual_grade else grades[c].score) for c in gradebook.MANUAL_PARTS if c in grades},
-            manual_max={c: grades[c].max_score for c in gradebook.MANUAL_PARTS if c in grades},
+            parts=gradebook.part_scores(grades, assignment),
+            part_max=gradebook.part_maxima(grades, assignment),
+            manual={c: (None if grades[c].needs_manual_grade else grades[c].score)
+                    for c in assignment.manual_cells if c in grades},
+            manual_max={c: grades[c].max_score for c in assignment.manual_cells if c in grades},
             cells=reports, seconds=record.get("seconds"), note=note))
-    ordered = sorted(checks.values(), key=lambda c: (_cell_order(c.cell), c.cell))
+    order = {cell: index for index, cell in enumerate(assignment.auto_cells)}
+    ordered = sorted(checks.values(), key=lambda c: (order.get(c.cell, len(order)), c.cell))
     per_cell: Counter = Counter()
     for stats in ordered:
         per_cell[stats.cell] += 1
         stats.key = f"{stats.cell.removeprefix('test_')} #{per_cell[stats.cell]}"
-    return ClassReport(paths.assignment, rows, ordered, cell_errors)
-
-
-def _cell_order(cell: str) -> int:
-    cells = gradebook.AUTO_CELLS
-    return cells.index(cell) if cell in cells else len(cells)
+    return ClassReport(assignment, rows, ordered, cell_errors)
 
 
 # -- output ------------------------------------------------------------------------------------
 
 def write_csv(report: ClassReport, out: Path) -> tuple[Path, Path]:
     scores = out / "scores.csv"
-    parts = list(gradebook.AUTO_PARTS)
+    parts = list(report.assignment.parts)
     with scores.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["student", "status", *parts, "auto_total", "auto_max",
-                         *gradebook.MANUAL_PARTS, "manual_pending", "seconds"])
+                         *report.assignment.manual_cells, "manual_pending", "seconds"])
         for row in report.rows:
             graded = row.has_grades
             writer.writerow([row.student, row.status,
                              *(f"{row.parts[p]:g}" if graded else "" for p in parts),
                              f"{row.auto_total:g}" if graded else "", f"{row.auto_max:g}" if graded else "",
-                             *("" if row.manual.get(c) is None else f"{row.manual[c]:g}" for c in gradebook.MANUAL_PARTS),
+                             *("" if row.manual.get(c) is None else f"{row.manual[c]:g}" for c in report.assignment.manual_cells),
                              " ".join(row.manual_pending),
                              "" if row.seconds is None else f"{row.seconds:.1f}"])
     checks = out / "checks.csv"
@@ -241,7 +240,7 @@ def write_plots(report: ClassReport, out: Path) -> dict[str, Path]:
     plots["check_pass_rates"] = _save(figure, out / "check_pass_rates.png")
 
     figure, axis = plt.subplots(figsize=(7, 3), dpi=PLOT_DPI)
-    parts = list(gradebook.AUTO_PARTS)
+    parts = list(report.assignment.parts)
     means = [100 * statistics.fmean([r.parts[p] / r.part_max[p] for r in graded if r.part_max.get(p)] or [0.0])
              for p in parts]
     axis.bar(parts, means, color="#8172b3")
@@ -292,13 +291,13 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
         ["timed out", sum(r.status == "timeout" for r in report.rows)],
         ["not graded (failed)", sum(r.status in ("failed", "not graded") for r in report.rows)],
     ]
-    parts = list(gradebook.AUTO_PARTS)
+    parts = list(report.assignment.parts)
     part_max = {p: max([r.part_max[p] for r in graded] or [0.0]) for p in parts}
     students = [[r.student, r.status, *(f"{r.parts[p]:g}" for p in parts), f"{r.auto_total:g} / {r.auto_max:g}",
                  ", ".join(r.manual_pending) or "done", "" if r.seconds is None else f"{r.seconds:.1f}"]
                 for r in report.rows]
     sections = [
-        f"<h1>Grading report: {html.escape(report.assignment)}</h1>",
+        f"<h1>Grading report: {html.escape(report.assignment.name)}</h1>",
         _table(["figure", "value"], summary, "summary").replace("<table", '<table class="summary"', 1),
         "<h2>Score distribution</h2>",
         _img(plots["score_distribution"], "Histogram of autograded points"),
@@ -329,7 +328,7 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
     ]
     page = out / "index.html"
     page.write_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    f"<title>Grading report: {html.escape(report.assignment)}</title>"
+                    f"<title>Grading report: {html.escape(report.assignment.name)}</title>"
                     f"<style>{STYLE}</style></head><body>\n" + "\n".join(sections) + "\n</body></html>\n",
                     encoding="utf-8")
     return page
@@ -339,12 +338,11 @@ def _img(path: Path, alt: str) -> str:
     return f'<img src="{html.escape(path.name)}" alt="{html.escape(alt)}">'
 
 
-def write_report(course_root: Path, out: Path | None = None,
-                 assignment: str = settings.ASSIGNMENT) -> Path:
+def write_report(assignment: Assignment, out: Path | None = None) -> Path:
     """Writes index.html, its PNG plots, scores.csv and checks.csv; returns the page."""
-    paths = CoursePaths.load(Path(course_root).resolve(), assignment)
-    out = Path(out) if out else paths.root / "reports" / assignment
+    paths = CoursePaths.load(assignment.course_root, assignment.name)
+    out = Path(out) if out else paths.root / "reports" / assignment.name
     out.mkdir(parents=True, exist_ok=True)
-    report = collect(paths)
+    report = collect(paths, assignment)
     write_csv(report, out)
     return write_html(report, write_plots(report, out), out)

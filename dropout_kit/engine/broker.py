@@ -1,6 +1,6 @@
 """nbgrader's side of the hidden checks: the checker process and the kernel's agent.
 
-While `nbgrader autograde` runs a submission (dropout_kit.execute.SafeExecute), an
+While `nbgrader autograde` runs a submission (dropout_kit.engine.safe_execute.SafeExecute), an
 autograder cell of the kit — one whose hidden region is `grade("<module>")` — is not sent
 to the student's kernel. Instead SafeExecute asks the checker process
 (dropout_kit.checks.process, sandboxed, the only process that can read grader_tests/) to
@@ -119,7 +119,7 @@ class CheckerProcess:
     def command(self) -> tuple[list[str], dict]:
         self._scratch = Path(tempfile.mkdtemp(prefix="dropout-kit-checker-"))
         kit_parent = Path(dropout_kit.__file__).resolve().parent.parent
-        from dropout_kit.sandbox import python_runtime_paths
+        from dropout_kit.engine.sandbox_kernel_manager import python_runtime_paths
         prefix, env, _ = self.confinement(
             workdir=self.grader_tests, scratch=self._scratch,
             read_only=[*python_runtime_paths(), Path(dropout_kit.__file__).resolve().parent,

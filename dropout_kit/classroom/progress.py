@@ -1,38 +1,43 @@
-"""Plain-text progress of a grading run: one line per submission with its time, and a bar
-with counts, failures and the estimated time left.
+"""Progress of a grading run: one line per submission with its time, and a bar (tqdm) with
+counts, failures and the estimated time left.
 
-On a terminal (a JupyterHub terminal too) the bar stays on the last line and is redrawn
-in place with a carriage return; in a log (output not a terminal) each submission's line
-carries the counts and the ETA instead, so the log reads top to bottom.
+On a terminal (a JupyterHub terminal too) the bar stays on the last line, redrawn in place;
+in a log (output not a terminal) each submission's line is followed by the same status as
+text, so the log reads top to bottom.
 """
 from __future__ import annotations
 
 import time
 
-BAR_WIDTH = 24
+from tqdm import tqdm
+
+BAR_FORMAT = "[{bar:24}] {n_fmt}/{total_fmt} | {counts} | elapsed {elapsed} | ETA {remaining}"
+BAR_CHARACTERS = ".#"  # empty, full: plain ASCII in every terminal and log
 
 
-def clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+class _Bar(tqdm):
+    """tqdm with the run's counts as a field of its format (tqdm's own postfix adds a comma)."""
+    counts = ""
+
+    @property
+    def format_dict(self):
+        return {**super().format_dict, "counts": self.counts}
 
 
 class Progress:
     def __init__(self, total: int, out):
-        self.total = total
         self.out = out
         self.live = bool(getattr(out, "isatty", lambda: False)())
-        self.started = time.monotonic()
-        self.finished = 0
-        self.counts = {"graded": 0, "timeout": 0, "failed": 0}
+        self.counts = {"graded": 0, "failed": 0, "timeout": 0}
         self.to_retry = 0
-        self._bar_shown = 0
-        self.refresh()
+        self.finished = 0
+        self.bar = _Bar(total=total, file=out, disable=not self.live, bar_format=BAR_FORMAT,
+                        ascii=BAR_CHARACTERS, mininterval=0.5)
+        self.bar.counts = self._counts()
+        self.started = time.monotonic()
 
     # -- events -------------------------------------------------------------------------
     def done(self, outcome) -> None:
-        self.finished += 1
         self.counts[outcome.status] += 1
         if outcome.attempts > 1:
             self.to_retry -= 1
@@ -45,6 +50,7 @@ class Progress:
         else:
             what = f"FAILED: {outcome.error}"
         retried = " (2nd try)" if outcome.attempts > 1 else ""
+        self._advance()
         self._line(f"{outcome.student}: {what} in {outcome.seconds:.1f} s{retried}, worker {outcome.worker}")
 
     def deferred(self, outcome) -> None:
@@ -52,6 +58,7 @@ class Progress:
         self.to_retry += 1
         why = (f"timed out in {', '.join(outcome.timed_out_cells)}" if outcome.status == "timeout"
                else f"failed ({outcome.error})")
+        self.bar.counts = self._counts()
         self._line(f"{outcome.student}: {why} after {outcome.seconds:.1f} s; "
                    "will be graded again alone at the end")
 
@@ -59,48 +66,35 @@ class Progress:
         self._line(text)
 
     # -- display ------------------------------------------------------------------------
-    def status(self) -> str:
-        elapsed = time.monotonic() - self.started
-        left = self.total - self.finished
-        eta = clock(elapsed / self.finished * left) if self.finished else "?"
-        filled = BAR_WIDTH * self.finished // max(self.total, 1)
-        parts = [f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.finished}/{self.total}",
-                 f"{self.counts['graded']} graded", f"{self.counts['failed']} failed",
+    def _counts(self) -> str:
+        parts = [f"{self.counts['graded']} graded", f"{self.counts['failed']} failed",
                  f"{self.counts['timeout']} timed out"]
         if self.to_retry:
             parts.append(f"{self.to_retry} to retry")
-        parts += [f"elapsed {clock(elapsed)}", f"ETA {eta}"]
         return " | ".join(parts)
+
+    def _advance(self) -> None:
+        self.finished += 1
+        self.bar.counts = self._counts()
+        self.bar.update(1)
+
+    def status(self) -> str:
+        """The bar as one line of text (for logs)."""
+        return tqdm.format_meter(self.finished, self.bar.total, time.monotonic() - self.started,
+                                 bar_format=BAR_FORMAT, ascii=BAR_CHARACTERS, counts=self._counts())
 
     def refresh(self) -> None:
         if self.live:
-            self._draw_bar()
+            self.bar.refresh()
 
     def close(self) -> None:
-        if self.live and self._bar_shown:
-            self._draw_bar()
-            self.out.write("\n")
-            self._bar_shown = 0
+        self.bar.close()
         self.out.flush()
 
     def _line(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         if self.live:
-            self._clear_bar()
-            self.out.write(f"{stamp} {text}\n")
-            self._draw_bar()
+            self.bar.write(f"{stamp} {text}", file=self.out)
         else:
             self.out.write(f"{stamp} {text}\n{stamp}   {self.status()}\n")
-        self.out.flush()
-
-    def _clear_bar(self) -> None:
-        if self._bar_shown:
-            self.out.write("\r" + " " * self._bar_shown + "\r")
-            self._bar_shown = 0
-
-    def _draw_bar(self) -> None:
-        text = self.status()
-        padding = max(self._bar_shown - len(text), 0)
-        self.out.write("\r" + text + " " * padding)
-        self._bar_shown = len(text)
         self.out.flush()

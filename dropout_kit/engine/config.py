@@ -10,18 +10,21 @@ it (tests/test_nbgrader_peer.py).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-from dropout_kit import settings
+# Per-cell limit while autograding (c.Execute.timeout), far above what honest work needs
+# (the slowest cell of this course's reference solutions trains for about 2 s on one core).
+CELL_TIMEOUT_SECONDS = 120
 
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
-    "dropout_kit.feedback.ScrubTestTracebacks",
+    "dropout_kit.engine.scrub_test_tracebacks.ScrubTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 SANITIZE_PREPROCESSORS = [
-    "dropout_kit.intake.RestoreInstructorCells",
+    "dropout_kit.engine.restore_instructor_cells.RestoreInstructorCells",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -29,11 +32,11 @@ SANITIZE_PREPROCESSORS = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 AUTOGRADE_PREPROCESSORS = [
-    "dropout_kit.execute.SafeExecute",
+    "dropout_kit.engine.safe_execute.SafeExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "dropout_kit.grade_cells.GuardGradeCells",
+    "dropout_kit.engine.guard_grade_cells.GuardGradeCells",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -42,6 +45,7 @@ AUTOGRADE_PREPROCESSORS = [
 
 def configure(c, course_root: Path) -> None:
     """Sets the engine on the nbgrader config `c`; `course_root` holds grader_tests/."""
+    os.environ["PATH"] = path_with_environment_bin(os.environ.get("PATH", ""))
     configure_execution(c, course_root)
     configure_sandbox(c, course_root)
     configure_intake(c)
@@ -50,12 +54,21 @@ def configure(c, course_root: Path) -> None:
     c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
 
 
+def path_with_environment_bin(path: str) -> str:
+    """`path` with this environment's bin/ in it: nbgrader runs `alembic` as a subprocess,
+    found on PATH, even when nobody activated the environment."""
+    environment_bin = str(Path(sys.executable).parent)
+    if environment_bin in path.split(os.pathsep):
+        return path
+    return environment_bin + os.pathsep + path if path else environment_bin
+
+
 def configure_execution(c, course_root: Path) -> None:
     # Per-cell time limit while autograding; the students' two trainings take ~2 s each.
-    c.Execute.timeout = settings.CELL_TIMEOUT_SECONDS
+    c.Execute.timeout = CELL_TIMEOUT_SECONDS
     # The hidden checks run in a separate, sandboxed checker process that alone reads this
-    # folder; the students' kernels answer its requests and cannot see it (dropout_kit/broker.py).
-    c.SafeExecute.grader_tests = str(course_root / "grader_tests")
+    # folder; the students' kernels answer its requests and cannot see it (dropout_kit/engine/broker.py).
+    c.SafeExecute.grader_tests = str(course_root / "grader_tests")  # assignment A: grader_tests/A/
     # Bounded time: c.Execute.timeout (above) per cell, this per notebook (restarts included).
     c.SafeExecute.notebook_timeout = 900
     c.SafeExecute.max_kernel_restarts = 3
@@ -64,7 +77,7 @@ def configure_execution(c, course_root: Path) -> None:
 
 
 def configure_sandbox(c, course_root: Path) -> None:
-    # Student code runs in a sandboxed, resource-limited kernel (dropout_kit/sandbox.py;
+    # Student code runs in a sandboxed, resource-limited kernel (dropout_kit/engine/sandbox_kernel_manager.py;
     # threat model in the README). DROPOUT_KIT_SANDBOX=off|rlimits|namespaces|auto (default
     # auto: namespaces with bubblewrap when available, else limits only, with a warning).
     c.SandboxKernelManager.mode = os.environ.get("DROPOUT_KIT_SANDBOX", "auto")
@@ -82,8 +95,8 @@ def configure_sandbox(c, course_root: Path) -> None:
 
 def configure_intake(c) -> None:
     # Reading submissions: damaged files, lost/duplicated/edited nbgrader cells, big files.
-    c.Autograde.exporter_class = "dropout_kit.intake.SubmissionExporter"
-    c.Autograde.pre_convert_hook = "dropout_kit.canary.pre_convert_hook"  # canary, then unsafe files
+    c.Autograde.exporter_class = "dropout_kit.engine.submission_exporter.SubmissionExporter"
+    c.Autograde.pre_convert_hook = "dropout_kit.engine.canary.pre_convert_hook"  # canary, then unsafe files
     c.SubmissionFiles.max_file_mb = 20
     c.SubmissionFiles.max_total_mb = 100
     c.Autograde.sanitize_preprocessors = list(SANITIZE_PREPROCESSORS)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import nbformat
 
-from dropout_kit import cells, settings
+from dropout_kit import cells
+from dropout_kit.assignment import Assignment
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-MISTAKES_FILE = Path("grader_tests") / "sample_mistakes.py"
+MISTAKES_MODULE = "sample_mistakes.py"  # in the assignment's grader_tests/<name>/
 
 
 def solution_ids(notebook: Path) -> list[str]:
@@ -46,20 +47,23 @@ def assemble(release_notebook: Path, answers: dict[str, str]) -> nbformat.Notebo
     return nb
 
 
-def mistakes(course_root: Path) -> dict[str, dict[str, str]]:
-    """The course's sample mistakes (grader_tests/sample_mistakes.py): name → wrong answers."""
-    path = course_root / MISTAKES_FILE
-    spec = importlib.util.spec_from_file_location("sample_mistakes", path)
+def mistakes(assignment: Assignment) -> dict[str, dict[str, str]]:
+    """The assignment's sample mistakes (grader_tests/<name>/sample_mistakes.py, optional):
+    name → wrong answers."""
+    path = assignment.grader_tests / MISTAKES_MODULE
+    if not path.is_file():
+        return {}
+    spec = importlib.util.spec_from_file_location(f"sample_mistakes_{assignment.name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.MISTAKES
 
 
-def sample_class(course_root: Path) -> dict[str, dict[str, str] | None]:
+def sample_class(assignment: Assignment) -> dict[str, dict[str, str] | None]:
     """The demo's class: student id → answers (None: hands in the blank release)."""
-    reference = reference_answers(source_notebook(course_root))
+    reference = reference_answers(assignment.source_notebook)
     students: dict[str, dict[str, str] | None] = {"reference": reference, "blank": None}
-    for name, wrong in mistakes(course_root).items():
+    for name, wrong in mistakes(assignment).items():
         students[name] = {**reference, **wrong}
     return students
 
@@ -68,11 +72,3 @@ def write_notebook(nb: nbformat.NotebookNode, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
-
-
-def release_notebook(course_root: Path) -> Path:
-    return course_root / "release" / settings.ASSIGNMENT / settings.NOTEBOOK
-
-
-def source_notebook(course_root: Path) -> Path:
-    return course_root / "source" / settings.ASSIGNMENT / settings.NOTEBOOK

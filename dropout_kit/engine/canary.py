@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 
 import dropout_kit
-from dropout_kit.fingerprint import grading_fingerprint
+from dropout_kit.engine.fingerprint import grading_fingerprint
 
 CACHE_ENV = "DROPOUT_KIT_CACHE"
 
@@ -71,7 +71,8 @@ def kit_copy_problem() -> str | None:
 
 
 def fingerprint(grader_tests: Path, source_notebook: Path) -> str:
-    """What a passed canary stays valid for: this environment, kit, torch and checks."""
+    """What a passed canary stays valid for: this environment, kit, torch and checks
+    (`grader_tests`: the course's folder of all assignments' checks)."""
     return grading_fingerprint(grader_tests.parent, source_notebook.parent.name,
                                sys.prefix, str(kit_folder()), _version("dropout-kit"))[:32]
 
@@ -93,9 +94,9 @@ def run(config, source_notebook: Path) -> Canary:
     """Grades the source notebook as a submission with the course's configuration."""
     import time
 
-    from dropout_kit.broker import kit_test_id
-    from dropout_kit.execute import VERDICTS, SafeExecute
-    from dropout_kit.grade_cells import GuardGradeCells
+    from dropout_kit.engine.broker import kit_test_id
+    from dropout_kit.engine.guard_grade_cells import GuardGradeCells
+    from dropout_kit.engine.safe_execute import VERDICTS, SafeExecute
 
     started = time.perf_counter()
     problem = kit_copy_problem()
@@ -104,7 +105,8 @@ def run(config, source_notebook: Path) -> Canary:
     nb = nbformat.read(source_notebook, as_version=4)
     with tempfile.TemporaryDirectory(prefix="dropout-kit-canary-") as folder:
         os.chmod(folder, 0o755)
-        resources = {"metadata": {"path": folder}, "nbgrader": {"student": "canary"}}
+        resources = {"metadata": {"path": folder},
+                     "nbgrader": {"student": "canary", "assignment": source_notebook.parent.name}}
         nb, resources = SafeExecute(config=copy.deepcopy(config)).preprocess(nb, resources)
         nb, resources = GuardGradeCells(config=copy.deepcopy(config)).preprocess(nb, resources)
     problems = []
@@ -154,7 +156,7 @@ _passed_in_this_process: set[str] = set()  # source folders
 
 def has_kit_cells(notebook: Path) -> bool:
     """Whether a source notebook has the kit's autograder cells (only those have a canary)."""
-    from dropout_kit.broker import kit_test_id
+    from dropout_kit.engine.broker import kit_test_id
 
     try:
         nb = nbformat.read(notebook, as_version=4)
@@ -165,9 +167,12 @@ def has_kit_cells(notebook: Path) -> bool:
 
 def pre_convert_hook(assignment=None, student=None, notebooks=(), **kwargs):
     """c.Autograde.pre_convert_hook: the canary before the first student (then nbgrader's
-    unsafe-files guard, dropout_kit.intake.skip_unsafe_files). A failed canary ends the
+    unsafe-files guard, dropout_kit.engine.submission_files.skip_unsafe_files). A failed canary ends the
     whole `nbgrader autograde` run before anything is written to the gradebook."""
-    from dropout_kit.intake import _running_converter, skip_unsafe_files
+    from dropout_kit.engine.submission_files import (
+        _running_converter,
+        skip_unsafe_files,
+    )
 
     converter = _running_converter()
     grader_tests = converter.config.SafeExecute.get("grader_tests") if converter is not None else None

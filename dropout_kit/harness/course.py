@@ -2,14 +2,15 @@
 instructor and students would on JupyterHub (students named with --student)."""
 from __future__ import annotations
 
+import datetime
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from dropout_kit import settings
-from dropout_kit.commands import nbgrader
+from dropout_kit.classroom.course_paths import CoursePaths
+from dropout_kit.harness.commands import nbgrader
 
 # What a course directory needs from this repository.
 COURSE_FILES = ("nbgrader_config.py", "source", "grader_tests")
@@ -33,12 +34,18 @@ def copy_course(repo_root: Path, dest: Path) -> Path:
 class Course:
     root: Path
     exchange: Path
-    course_id: str = "dl-dropout"
-    assignment: str = settings.ASSIGNMENT
+    assignment: str
+    course_id: str = ""  # default: the course configuration's
 
     def __post_init__(self):
         self.exchange.mkdir(parents=True, exist_ok=True)
         self.exchange.chmod(0o777)
+        if not self.course_id:
+            self.course_id = CoursePaths.load(self.root, self.assignment).course_id
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.assignment}.ipynb"
 
     @property
     def _exchange_args(self) -> list[str]:
@@ -61,7 +68,7 @@ class Course:
     def hand_in(self, student_id: str, home: Path, notebook: nbformat.NotebookNode | None) -> Path:
         """Student side: fetch the assignment, put `notebook` in place (None: as released), submit."""
         self.student(student_id, home, "fetch_assignment", self.assignment)
-        path = home / self.assignment / settings.NOTEBOOK
+        path = home / self.assignment / self.notebook
         if notebook is not None:
             nbformat.write(notebook, path)
         self.student(student_id, home, "submit", self.assignment)
@@ -84,4 +91,20 @@ class Course:
         return f"sqlite:///{self.root / 'gradebook.db'}"
 
     def feedback_file(self, student_id: str) -> Path:
-        return self.root / "feedback" / student_id / self.assignment / settings.NOTEBOOK.replace(".ipynb", ".html")
+        return self.root / "feedback" / student_id / self.assignment / f"{self.assignment}.html"
+
+
+def place_submission(course_root: Path, student: str, notebook, *, assignment: str,
+                     when: datetime.datetime | None = None, filename: str | None = None) -> Path:
+    """Puts a submission where `nbgrader collect` leaves it: submitted/<student>/<assignment>/
+    with the notebook (a NotebookNode, or raw text) and timestamp.txt."""
+    folder = Path(course_root) / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (filename or f"{assignment}.ipynb")
+    if isinstance(notebook, str):
+        path.write_text(notebook, encoding="utf-8")
+    else:
+        nbformat.write(notebook, path)
+    stamp = when or datetime.datetime.now(datetime.timezone.utc)
+    (folder / "timestamp.txt").write_text(stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z"), encoding="utf-8")
+    return path

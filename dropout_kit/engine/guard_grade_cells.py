@@ -16,8 +16,8 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from dropout_kit.broker import kit_test_id
-from dropout_kit.execute import VERDICTS
+from dropout_kit.engine.broker import kit_test_id
+from dropout_kit.engine.safe_execute import VERDICTS
 
 NO_VERDICT = "채점 셀의 검사가 끝나지 않아 점수가 없습니다."
 
