@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the run's types; console is imported by grade_class
+if TYPE_CHECKING:
     from dropout_kit.classroom.changes import Plan
     from dropout_kit.classroom.course_paths import CoursePaths
-    from dropout_kit.classroom.grade_class import ClassRun
+    from dropout_kit.classroom.outcome import Outcome
 
 def print_plan(work: Plan, paths: CoursePaths, workers: int, out) -> None:
     reasons: dict[str, int] = {}
@@ -19,19 +19,23 @@ def print_plan(work: Plan, paths: CoursePaths, workers: int, out) -> None:
           (f"; {workers} worker(s), 1 thread per kernel" if work.to_grade else ""), file=out, flush=True)
 
 
-def print_summary(run: ClassRun, paths: CoursePaths, out) -> None:
-    graded = sum(o.status == "graded" for o in run.outcomes.values())
-    print(f"Done in {run.seconds:.1f} s: {graded} graded, {len(run.timed_out)} timed out, "
-          f"{len(run.failed)} failed, {len(run.plan.unchanged)} unchanged.", file=out)
-    if run.timed_out:
+def print_summary(outcomes: dict[str, Outcome], work: Plan, seconds: float, paths: CoursePaths,
+                  out) -> None:
+    by_status: dict[str, list[str]] = {"graded": [], "timeout": [], "failed": []}
+    for student, outcome in sorted(outcomes.items()):
+        by_status[outcome.status].append(student)
+    timed_out, failed = by_status["timeout"], by_status["failed"]
+    print(f"Done in {seconds:.1f} s: {len(by_status['graded'])} graded, {len(timed_out)} timed out, "
+          f"{len(failed)} failed, {len(work.unchanged)} unchanged.", file=out)
+    if timed_out:
         print("Timed out twice (the second time alone on the machine), so the student's code is "
               "the likely cause; their timed-out cells scored 0: "
-              + ", ".join(f"{s} ({', '.join(run.outcomes[s].timed_out_cells)})" for s in run.timed_out), file=out)
-    if run.plan.timed_out_before:
+              + ", ".join(f"{s} ({', '.join(outcomes[s].timed_out_cells)})" for s in timed_out), file=out)
+    if work.timed_out_before:
         print("Timed out in an earlier run (not regraded; use --force to try again): "
-              + ", ".join(run.plan.timed_out_before), file=out)
-    if run.failed:
+              + ", ".join(work.timed_out_before), file=out)
+    if failed:
         print("NOT graded (nbgrader failed twice; logs in "
               f"{paths.log_dir.relative_to(paths.root)}/): "
-              + ", ".join(f"{s} ({run.outcomes[s].error})" for s in run.failed), file=out)
+              + ", ".join(f"{s} ({outcomes[s].error})" for s in failed), file=out)
     out.flush()

@@ -80,7 +80,7 @@ def grade_class(course_root: Path, assignment: str, workers: int | None = None, 
         pool.close()
         progress.close()
     run = ClassRun(outcomes, work, workers, time.perf_counter() - started)
-    print_summary(run, paths, out)
+    print_summary(outcomes, work, run.seconds, paths, out)
     return run
 
 
