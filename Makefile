@@ -18,7 +18,7 @@ HUB_STAMP  := $(HUB_PREFIX)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[hub]"
+	$(BIN)/pip install --quiet -e ".[hub,test]"
 	touch $(STAMP)
 
 $(HUB_STAMP): pyproject.toml $(shell find dropout_kit -name "*.py")

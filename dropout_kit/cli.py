@@ -38,21 +38,31 @@ def cmd_demo(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    """Autogrades every collected submission in parallel; re-running grades only what changed."""
+    """Autogrades every collected submission in parallel (Dask); re-running grades only what changed."""
     from dropout_kit.classroom.grade_class import grade_class
+    from dropout_kit.cluster.connect import SchedulerUnreachable, scheduler_address
+    from dropout_kit.cluster.payload import WorkerMismatch
     from dropout_kit.engine.canary import CanaryFailed
     assignment = chosen_assignment(args)
     try:
-        run = grade_class(assignment.course_root, assignment.name, workers=args.workers, force=args.force)
-    except CanaryFailed as failure:
+        run = grade_class(assignment.course_root, assignment.name, workers=args.workers, force=args.force,
+                          scheduler=scheduler_address(args.scheduler))
+    except (CanaryFailed, SchedulerUnreachable, WorkerMismatch) as failure:
         print(f"dropout-kit grade: {failure}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("dropout-kit grade: stopped. The submissions graded so far are recorded; "
+              "run the same command again to grade the rest.", file=sys.stderr)
+        return 130
     return 1 if run.failed else 0
 
 
 def _grade_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=None,
-                        help="grading processes (default: the number of cores)")
+                        help="grading processes of the local cluster (default: the number of cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on this Dask cluster instead, e.g. tcp://10.0.0.5:8786 "
+                             "(default: $DASK_SCHEDULER_ADDRESS, else a local cluster)")
     parser.add_argument("--force", action="store_true",
                         help="regrade every submission, changed or not")
 

@@ -1,17 +1,14 @@
-"""`dropout-kit grade`: a whole class graded by parallel workers on real nbgrader, on
+"""`dropout-kit grade`: a whole class graded on a local Dask cluster by real nbgrader, on
 SQLite and on a real PostgreSQL server; resumable; timeouts and failures reported."""
 from __future__ import annotations
 
 import datetime
 import io
 import json
-import subprocess
-import sys
-import time
 
 import dropout_assignment as dropout
 import pytest
-from class_builder import GradedClass, grade, new_class_course, run_cli, start_cli
+from class_builder import GradedClass, grade, new_class_course, run_cli
 
 from dropout_kit.classroom import changes, gradebook
 from dropout_kit.classroom.course_paths import CoursePaths
@@ -145,44 +142,6 @@ def test_rerun_retries_failures_but_not_timeouts(troubled_run):
     planned = changes.plan(paths, changes.GradingState(paths), force=False)
     assert planned.to_grade == {"renamed": "failed before"}
     assert planned.timed_out_before == ["sleeper"]
-
-
-# A stand-in for a grading process that dies holding the SQLite gradebook's lock.
-HOLD_GRADEBOOK_LOCK = """
-import sys, time
-from pathlib import Path
-from dropout_kit.classroom.gradebook_lock import GradebookLock
-GradebookLock(Path(sys.argv[1])).acquire()
-print("held", flush=True)
-time.sleep(600)
-"""
-HELD_SECONDS = 8
-
-
-def test_lock_dies_with_a_killed_holder(tmp_path, class_notebooks):
-    """A run waits for the gradebook lock while another process holds it, and grades as soon
-    as that process is killed -9 (it cannot release the lock itself)."""
-    root = new_class_course(tmp_path / "course", {"reference": class_notebooks["reference"]})
-    paths = CoursePaths.load(root, dropout.ASSIGNMENT)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_GRADEBOOK_LOCK, str(paths.gradebook_lock)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline() == "held\n"
-        grading = start_cli("grade", "--course", str(root), "--workers", "1")
-        worker_log = paths.log_dir / "worker-1.log"
-        deadline = time.monotonic() + 300
-        while not worker_log.exists() and grading.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(HELD_SECONDS)  # the worker is ready, so it is waiting for the lock
-    finally:
-        holder.kill()
-        holder.wait()
-    stdout, stderr = grading.communicate(timeout=600)
-    assert grading.returncode == 0, stdout + stderr
-    record = json.loads(paths.state_file.read_text())["students"]["reference"]
-    assert record["status"] == "graded" and record["auto_score"] == 15
-    # Waited for the holder (the worker reaches the lock a moment after its log opens).
-    assert record["lock_wait_seconds"] >= HELD_SECONDS - 3
 
 
 class Terminal(io.StringIO):

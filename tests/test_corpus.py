@@ -1,10 +1,13 @@
-"""The corpus (tests/corpus.py) graded end to end by nbgrader: every submission is
-assembled on the released notebook and graded in one `nbgrader autograde` run; each
+"""The corpus (tests/corpus.py) graded end to end: every submission is assembled on the
+released notebook and graded in one `dropout-kit grade` run (nbgrader's Autograde, the
+notebooks executed on a local Dask cluster of two workers; test_dask shows that such a run
+gives stock `nbgrader autograde`'s grades), with nbgrader's feedback; each
 autograder cell's score must be exactly the expected one, a wrong submission loses
 points in the part it breaks only, and its feedback names the mistake."""
 from __future__ import annotations
 
 import html
+import subprocess
 from pathlib import Path
 
 import corpus
@@ -13,7 +16,7 @@ import pytest
 
 from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
 from dropout_kit.harness import samples
-from dropout_kit.harness.commands import nbgrader
+from dropout_kit.harness.commands import BIN, nbgrader
 from dropout_kit.harness.course import copy_course
 
 pytestmark = pytest.mark.slow
@@ -28,8 +31,7 @@ WRONG = [e.name for e in corpus.WRONG]
 def graded(tmp_path_factory):
     """The whole corpus submitted to a scratch course, autograded, with feedback."""
     root = copy_course(REPO, tmp_path_factory.mktemp("corpus") / "course")
-    # One torch thread per kernel, as the course's batch grader runs them: on a busy
-    # 2-core machine more threads only contend.
+    # One torch thread per process: on a busy 2-core machine more threads only contend.
     env = dict(SINGLE_THREAD_ENV)
     nbgrader("generate_assignment", dropout.ASSIGNMENT, "--force", cwd=root, env=env)
     reference = samples.reference_answers(dropout.source_notebook(root))
@@ -37,7 +39,9 @@ def graded(tmp_path_factory):
     for entry in corpus.ENTRIES:
         notebook = samples.assemble(release, corpus.answers(entry, reference))
         samples.write_notebook(notebook, root / "submitted" / entry.name / dropout.ASSIGNMENT / dropout.NOTEBOOK)
-    nbgrader("autograde", dropout.ASSIGNMENT, "--force", cwd=root, env=env)
+    grading = subprocess.run([str(BIN / "dropout-kit"), "grade", "--course", str(root), "--workers", "2"],
+                             capture_output=True, text=True)
+    assert grading.returncode == 0, grading.stdout + grading.stderr
     nbgrader("generate_feedback", dropout.ASSIGNMENT, "--force", cwd=root, env=env)
     return root, dropout.cell_grades(f"sqlite:///{root / 'gradebook.db'}")
 

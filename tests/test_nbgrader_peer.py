@@ -79,7 +79,7 @@ def peer_run(tmp_path_factory, repo_root) -> tuple[dict[str, str], str]:
     assert "dropout_kit.engine.safe_execute.SafeExecute" in loaded_engine(env, folder)
     report = folder / "report.xml"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", f"--junitxml={report}",
          "-o", "junit_family=xunit1", *(str(NBGRADER_TESTS / m) for m in MODULES)],
         env=env, cwd=folder, capture_output=True, text=True)
     assert report.is_file(), done.stdout[-3000:] + done.stderr[-3000:]

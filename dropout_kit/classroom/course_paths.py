@@ -85,11 +85,6 @@ class CoursePaths:
     def log_dir(self) -> Path:
         return self.kit_dir / "logs" / self.assignment
 
-    @property
-    def gradebook_lock(self) -> Path | None:
-        """The file whose flock gives one grading process at a time the SQLite gradebook."""
-        return self.kit_dir / "gradebook.lock" if self.db_url.startswith("sqlite") else None
-
     def students(self) -> list[str]:
         """Students with a collected submission holding at least one notebook."""
         pattern = str(self.root / self.submitted / "*" / self.assignment)

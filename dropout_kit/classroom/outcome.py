@@ -22,16 +22,15 @@ STOPPED_CELL_ERRORS = {
 class Outcome:
     student: str
     status: str  # "graded", "timeout" (a cell hit the time limit) or "failed" (nbgrader gave up)
-    seconds: float = 0.0  # wall time of this student's autograde in its worker
+    seconds: float = 0.0  # wall time of this student's autograde, sanitizing to recording
     cells_seconds: float = 0.0  # time the kernel spent executing the notebook's cells
-    lock_wait_seconds: float = 0.0  # time spent waiting for the SQLite lock
     auto_score: float = 0.0
     auto_max: float = 0.0
     manual_pending: bool = False
     timed_out_cells: list[str] = field(default_factory=list)
     error: str = ""
     attempts: int = 1
-    worker: int = 0
+    worker: str = ""  # the Dask worker that ran the notebook
     checksum: str = ""
     graded_at: str = ""
 
