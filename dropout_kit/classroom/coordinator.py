@@ -26,7 +26,7 @@ from dropout_kit.classroom.gradebook import auto_totals, cell_grades
 from dropout_kit.classroom.outcome import Outcome, inspect_autograded
 from dropout_kit.cluster import task
 from dropout_kit.cluster.payload import Payload, WorkerMismatch
-from dropout_kit.engine.remote_execute import RemoteExecute
+from dropout_kit.engine.remote_execute import Executed, Job, RemoteExecute
 
 
 class RunStopped(Exception):
@@ -88,6 +88,8 @@ class Coordinator:
 
     # -- one submission (in a thread of the run) -------------------------------------------
     def grade(self, student: str, attempt: int) -> Outcome:
+        if self.stopping:
+            raise RunStopped()
         outcome = Outcome(student, "graded", attempts=attempt, checksum=submission_checksum(self.paths, student))
         captured = io.StringIO()
         handler = logging.StreamHandler(captured)
@@ -96,11 +98,10 @@ class Coordinator:
         self.app.log.addHandler(handler)
         logging.getLogger("py.warnings").addHandler(handler)
         remote = None
+        started = None
         try:
             with self.turn:
-                started = time.perf_counter()
-                if self.stopping:
-                    raise RunStopped()
+                started = time.perf_counter()  # not counting the wait for the turn
                 converter, remote = self._converter(student)
                 try:
                     converter.start()
@@ -114,7 +115,7 @@ class Coordinator:
                                      f"[handed in: {', '.join(handed_in) or 'nothing'}]")
                     captured.write(traceback.format_exc())
         finally:
-            outcome.seconds = time.perf_counter() - started  # here, and on the worker (not queued)
+            outcome.seconds = time.perf_counter() - (started or time.perf_counter())  # here and on the worker
             self.app.log.removeHandler(handler)
             logging.getLogger("py.warnings").removeHandler(handler)
             executed = remote.executed if remote is not None else None
@@ -149,7 +150,7 @@ class Coordinator:
         converter.autograde_preprocessors = steps
         return converter, remote
 
-    def _run_remotely(self, job: task.Job) -> task.Executed:
+    def _run_remotely(self, job: Job) -> Executed:
         future = self.client.submit(task.execute, self.payload, job, pure=False,
                                     key=f"grade-{job.student}-{uuid.uuid4().hex[:8]}")
         self.in_flight.add(future)

@@ -10,33 +10,14 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from traitlets.utils.importstring import import_item
 
 from dropout_kit.cluster.payload import Payload
+from dropout_kit.engine.remote_execute import Executed, Job
 from dropout_kit.engine.safe_execute import VERDICTS
-
-
-@dataclass
-class Job:
-    student: str
-    notebook: str  # the notebook's file name
-    source: str  # the sanitized notebook (JSON)
-    nbgrader: dict  # resources["nbgrader"] of nbgrader's autograde step
-    executor: str  # the course's execute preprocessor, as an import path
-    files: dict[str, bytes] = field(default_factory=dict)  # the submission's other files
-
-
-@dataclass
-class Executed:
-    source: str  # the executed notebook (JSON)
-    verdicts: dict
-    log: str
-    seconds: float
-    worker: str
 
 
 def _worker_name() -> str:

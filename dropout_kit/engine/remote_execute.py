@@ -5,14 +5,33 @@ notebook that comes back, so that nbgrader's own later steps record the grades h
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from dropout_kit.cluster.task import Executed, Job
 from dropout_kit.engine.safe_execute import VERDICTS
+
+
+@dataclass
+class Job:
+    student: str
+    notebook: str  # the notebook's file name
+    source: str  # the sanitized notebook (JSON)
+    nbgrader: dict  # resources["nbgrader"] of nbgrader's autograde step
+    executor: str  # the course's execute preprocessor, as an import path
+    files: dict[str, bytes] = field(default_factory=dict)  # the submission's other files
+
+
+@dataclass
+class Executed:
+    source: str  # the executed notebook (JSON)
+    verdicts: dict
+    log: str
+    seconds: float
+    worker: str
 
 
 class RemoteExecute(NbGraderPreprocessor):
