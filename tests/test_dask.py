@@ -156,17 +156,18 @@ def test_ctrl_c_keeps_what_finished_and_the_next_run_grades_the_rest(tmp_path, r
     while "a-quick: graded" not in line:
         line = grading.stdout.readline()
         assert line or grading.poll() is None, grading.stderr.read()
-    time.sleep(3)  # b-waits is in its 20 s wait
+    time.sleep(3)  # a waiting notebook is in its 20 s wait (Dask may have run one before a-quick)
     os.killpg(grading.pid, signal.SIGINT)  # Ctrl-C in the instructor's terminal
     _, stderr = grading.communicate(timeout=120)
     assert grading.returncode == 130, stderr
     assert "run the same command again" in stderr
-    assert set(recorded(root)) == {"a-quick"}
+    finished = set(recorded(root))
+    assert "a-quick" in finished and len(finished) < 3
     graded = {s for s, cells in dropout.cell_grades(f"sqlite:///{root}/gradebook.db").items()
               if any(g.auto and g.score is not None for g in cells.values())}
-    assert graded == {"a-quick"}
+    assert graded == finished
 
     again = run_cli("grade", "--course", str(root), "--workers", "2")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "2 to grade" in again.stdout and "1 unchanged" in again.stdout
+    assert f"{3 - len(finished)} to grade" in again.stdout and f"{len(finished)} unchanged" in again.stdout
     assert {s: r["auto_score"] for s, r in recorded(root).items()} == {"a-quick": 15, "b-waits": 15, "c-waits": 15}
