@@ -9,10 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import dropout_assignment as dropout
+import nbformat
 import pytest
 from class_builder import new_class_course, run_cli, start_cli
 from distributed import Client
@@ -115,6 +117,42 @@ def test_a_killed_worker_loses_no_submission_and_grades_none_twice(cluster, tmp_
     assert sum(f" student{n}: graded " in stdout for n in range(1, 5)) == 4
     grades = dropout.cell_grades(f"sqlite:///{root}/gradebook.db")
     assert set(grades) == set(class_)
+
+
+# Prints the marks an earlier student's code left (in the kernel, its folder, its /tmp),
+# then leaves its own.
+MARKS = """
+import glob
+print("marks found:", [n for n in globals() if n.startswith("mark_")], glob.glob("mark-*"), glob.glob("/tmp/mark-*"))
+mark_left = 1
+open("mark-here", "w").close()
+open("/tmp/mark-here", "w").close()"""
+
+
+def kit_leftovers() -> set[str]:
+    """Kernel workspaces, job folders and checker scratch of the kit in the temporary folder."""
+    return {p.name for p in Path(tempfile.gettempdir()).glob("dropout-kit-*")
+            if p.name.split("-")[2] in ("kernel", "job", "checker")}
+
+
+def test_a_kernel_started_ahead_serves_one_student_and_nothing_is_left(tmp_path, reference_answers,
+                                                                       release_notebook):
+    marks = samples.assemble(release_notebook, {**reference_answers, "split": reference_answers["split"] + MARKS})
+    class_ = {f"student{n}": marks for n in range(1, 4)}
+    root = new_class_course(tmp_path / "course", class_)
+    before = kit_leftovers()
+    done = run_cli("grade", "--course", str(root), "--workers", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert all(r["status"] == "graded" and r["auto_score"] == 15 for r in recorded(root).values())
+    paths = CoursePaths.load(root, dropout.ASSIGNMENT)
+    started_ahead = 0
+    for student in class_:
+        graded = nbformat.read(paths.autograded_dir(student) / dropout.NOTEBOOK, as_version=4)
+        split = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "split")
+        assert "marks found: [] [] []" in "".join(o.get("text", "") for o in split.outputs)
+        started_ahead += "a kernel started ahead" in (paths.log_dir / f"{student}.log").read_text()
+    assert started_ahead == 2  # all but the first
+    assert kit_leftovers() <= before
 
 
 def test_an_unreachable_scheduler_is_reported_within_15_seconds(tmp_path, class_notebooks):

@@ -1,8 +1,15 @@
 """The checker process: where the hidden checks run while nbgrader autogrades.
 
-nbgrader's side (dropout_kit.engine.broker) starts it sandboxed, one per submission, with the
-folder of hidden checks as its only course path. It speaks JSON lines on its standard
-input and output, which are its only way out:
+nbgrader's side (dropout_kit.engine.broker) starts one sandboxed checker server per grading
+process, with the folder of hidden checks as its only course path. The server imports
+torch and pytest once, then forks one checker per submission: each checker starts from
+the server's untouched state, serves one student and ends, so nothing of one student's
+grading reaches another's, and no submission waits for torch's import (seconds of CPU).
+
+The server listens on a Unix socket (SOCK_SEQPACKET) it inherits:
+  "fork" + two file descriptors (the checker's channel, its standard error)  →  "<pid>"
+  "kill <pid>"                                                               →  "ok"
+A checker speaks JSON lines on its channel, its only way out:
   in:  {"run": "<test module>"}                  grade one autograder cell
        {"reply": ...} / {"text": ...}            answers to its requests
        {"unavailable": "<why>"}                  the kernel cannot answer
@@ -13,26 +20,81 @@ Everything else it would print (pytest, torch warnings) goes to its standard err
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
+import socket
 import sys
+import traceback
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
 
 
 def main(argv: list[str]) -> int:
-    folder = Path(argv[0])
-    protocol_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)  # stray prints (pytest, libraries) must not corrupt the protocol
+    """The server: `<folder of hidden checks> <control socket's file descriptor>`."""
+    folder, control = Path(argv[0]), socket.socket(fileno=int(argv[1]))
+    os.dup2(2, 1)  # stray prints (pytest, libraries) must not reach anything else
     sys.stdout = sys.stderr
 
+    import pytest  # noqa: F401 - imported once here rather than in every checker
     import torch
     torch.set_num_threads(1)
+    import dropout_kit.checks.runner  # noqa: F401
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps ended checkers
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 64, 2)
+        except ConnectionError:
+            return 0
+        if not message:
+            return 0  # nbgrader's side went away
+        command = message.decode("ascii")
+        if command == "fork":
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                os._exit(_checker(folder, *fds))
+            for fd in fds:
+                os.close(fd)
+            control.send(str(pid).encode("ascii"))
+        elif command.startswith("kill "):
+            try:
+                os.kill(int(command.split()[1]), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+            control.send(b"ok")
+
+
+def _checker(folder: Path, channel: int, errors: int) -> int:
+    """One submission's checker, in a fresh fork of the server."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.dup2(errors, 2)
+        os.dup2(errors, 1)
+        os.close(errors)
+        reader = os.fdopen(channel, "r", encoding="utf-8")
+        writer = os.fdopen(os.dup(channel), "w", encoding="utf-8")
+        return serve(folder, reader, writer)
+    except SystemExit as ended:  # the transport exits when nbgrader's side goes away
+        return ended.code if isinstance(ended.code, int) else 0
+    except BaseException:  # noqa: BLE001 - a checker must never return into the server's loop
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.stderr.flush()
+
+
+def serve(folder: Path, protocol_in, protocol_out) -> int:
     from dropout_kit.checks.remote import Notebook, dumps, stdio_transport
     from dropout_kit.checks.runner import run_checks
 
-    transport = stdio_transport(sys.stdin, protocol_out)
+    transport = stdio_transport(protocol_in, protocol_out)
     while True:
-        line = sys.stdin.readline()
+        line = protocol_in.readline()
         if not line:
             return 0
         message = json.loads(line)

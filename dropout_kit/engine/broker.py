@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import os
 import secrets
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -27,6 +32,7 @@ from nbformat.v4 import new_output
 import dropout_kit
 from dropout_kit.cells import grade_call, grade_id
 from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult, cell_score, report
+from dropout_kit.engine.process_exit import on_process_exit
 from dropout_kit.kernel import agent as agent_module
 
 AGENT_NAME = "__dropout_kit_agent__"
@@ -105,74 +111,194 @@ class CheckerFailed(Exception):
     """The checker process ended or broke its protocol: the grading's fault, not the student's."""
 
 
-class CheckerProcess:
-    """The sandboxed process that runs the hidden checks of one submission."""
+class CheckerServer:
+    """The sandboxed process that forks the checkers (dropout_kit.checks.process): one per
+    grading process and folder of hidden checks, started by the first submission that needs
+    it and kept while this process grades."""
+
+    START_SECONDS = 120  # its first answer waits for torch's import
 
     def __init__(self, grader_tests: Path, confinement, log):
         self.grader_tests = grader_tests
-        self.confinement = confinement  # SandboxKernelManager.confinement
-        self.log = log
-        self.process: asyncio.subprocess.Process | None = None
-        self._scratch: Path | None = None
-        self._stderr_task = None
-
-    def command(self) -> tuple[list[str], dict]:
         self._scratch = Path(tempfile.mkdtemp(prefix="dropout-kit-checker-"))
         kit_parent = Path(dropout_kit.__file__).resolve().parent.parent
         from dropout_kit.engine.sandbox_kernel_manager import python_runtime_paths
-        prefix, env, _ = self.confinement(
-            workdir=self.grader_tests, scratch=self._scratch,
-            read_only=[*python_runtime_paths(), Path(dropout_kit.__file__).resolve().parent,
-                       self.grader_tests],
+        prefix, env, _ = confinement(
+            workdir=grader_tests, scratch=self._scratch,
+            read_only=[*python_runtime_paths(), Path(dropout_kit.__file__).resolve().parent, grader_tests],
             writable=[])
         # The same copy of the kit as this process, whatever the environment would import.
         boot = (f"import sys; sys.path.insert(0, {str(kit_parent)!r}); "
                 "from dropout_kit.checks.process import main; sys.exit(main(sys.argv[1:]))")
-        return [*prefix, sys.executable, "-I", "-c", boot, str(self.grader_tests)], env
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control.settimeout(self.START_SECONDS)
+        self._log_path = self._scratch / "server.log"
+        with theirs, self._log_path.open("wb") as errors:
+            self.process = self._launch(dict(
+                args=[*prefix, sys.executable, "-I", "-c", boot, str(grader_tests), str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=errors, stderr=errors,
+                env=env, cwd=str(grader_tests)))
+        self._lock = threading.Lock()
+        log.info("checker server started for %s", grader_tests)
 
-    async def start(self) -> None:
-        argv, env = self.command()
-        self.process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, cwd=str(self.grader_tests), limit=MAX_LINE)
-        self._stderr_task = asyncio.ensure_future(self._drain_stderr())
+    @staticmethod
+    def _launch(popen_args: dict) -> subprocess.Popen:
+        """Starts the server from a thread that lives as long as it: the sandbox ends its
+        processes when the thread that started them ends (bubblewrap's --die-with-parent),
+        and the threads of an event loop's executor come and go."""
+        launched: list = []
+        ready = threading.Event()
 
-    async def _drain_stderr(self) -> None:
-        kept = 0
-        while self.process is not None and self.process.stderr is not None:
-            line = await self.process.stderr.readline()
-            if not line:
+        def keeper():
+            try:
+                launched.append(subprocess.Popen(**popen_args))
+            except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
+                launched.append(error)
                 return
-            if kept < 200:  # the checks' own noise, for the instructor's log
-                kept += 1
-                self.log.debug("checker: %s", line.decode("utf-8", "replace").rstrip())
+            finally:
+                ready.set()
+            launched[0].wait()
+
+        threading.Thread(target=keeper, name="dropout-kit-checker-server", daemon=True).start()
+        ready.wait()
+        if isinstance(launched[0], BaseException):
+            raise launched[0]
+        return launched[0]
 
     @property
     def running(self) -> bool:
-        return self.process is not None and self.process.returncode is None
+        return self.process.poll() is None
+
+    def _ask(self, message: bytes, fds=()) -> str:
+        with self._lock:
+            try:
+                socket.send_fds(self.control, [message], list(fds))
+                answer = self.control.recv(64)
+            except OSError as error:  # a late answer would come to the next question: no more questions
+                answer, cause = b"", error
+                self.process.kill()
+            else:
+                cause = None
+        if not answer:
+            log = self._log_path.read_text(encoding="utf-8", errors="replace")[-2000:] if \
+                self._log_path.exists() else ""
+            raise CheckerFailed(f"the checker server does not answer ({cause or 'it ended'}): {log}")
+        return answer.decode("ascii")
+
+    def fork(self, channel: int, errors: int) -> int:
+        return int(self._ask(b"fork", (channel, errors)))
+
+    def kill(self, pid: int) -> None:
+        if self.running:
+            with contextlib.suppress(CheckerFailed):
+                self._ask(f"kill {pid}".encode("ascii"))
+
+    def stop(self) -> None:
+        self.control.close()
+        if self.running:
+            self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+_server: tuple[tuple, CheckerServer] | None = None
+_server_lock = threading.Lock()
+
+
+def checker_server(grader_tests: Path, sandbox, log) -> CheckerServer:
+    """This process's checker server for `grader_tests` in `sandbox`'s confinement (a
+    SandboxKernelManager); a new one when either changed or the old one ended."""
+    global _server
+    folder = grader_tests.stat()  # a folder replaced at the same path is another folder
+    key = (str(grader_tests), folder.st_dev, folder.st_ino,
+           tuple((name, repr(getattr(sandbox, name))) for name in sorted(sandbox.class_own_traits(config=True))))
+    with _server_lock:
+        if _server is not None and (_server[0] != key or not _server[1].running):
+            _server[1].stop()
+            _server = None
+        if _server is None:
+            _server = (key, CheckerServer(grader_tests, sandbox.confinement, log))
+        return _server[1]
+
+
+def _stop_server() -> None:
+    if _server is not None:
+        _server[1].stop()
+
+
+on_process_exit(_stop_server)
+
+
+class CheckerProcess:
+    """The checker of one submission: a fresh fork of the checker server, never reused."""
+
+    def __init__(self, grader_tests: Path, sandbox, log):
+        self.grader_tests = grader_tests
+        self.sandbox = sandbox  # a SandboxKernelManager: the checker's confinement
+        self.log = log
+        self._server: CheckerServer | None = None
+        self._pid: int | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._stderr_task = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.run_in_executor(None, checker_server, self.grader_tests, self.sandbox, self.log)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        errors_in, errors_out = os.pipe()
+        try:
+            self._pid = await loop.run_in_executor(None, self._server.fork, theirs.fileno(), errors_out)
+        except BaseException:
+            ours.close()
+            os.close(errors_in)
+            raise
+        finally:
+            theirs.close()
+            os.close(errors_out)
+        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_LINE)
+        self._stderr_task = asyncio.ensure_future(self._drain_stderr(os.fdopen(errors_in, "rb")))
+
+    async def _drain_stderr(self, pipe) -> None:
+        reader = asyncio.StreamReader()
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        try:
+            kept = 0
+            while line := await reader.readline():
+                if kept < 200:  # the checks' own noise, for the instructor's log
+                    kept += 1
+                    self.log.debug("checker: %s", line.decode("utf-8", "replace").rstrip())
+        finally:
+            transport.close()
+
+    @property
+    def running(self) -> bool:
+        return self._reader is not None and not self._reader.at_eof()
 
     async def send(self, message: dict) -> None:
-        self.process.stdin.write((json.dumps(message) + "\n").encode("utf-8"))
-        await self.process.stdin.drain()
+        try:
+            self._writer.write((json.dumps(message) + "\n").encode("utf-8"))
+            await self._writer.drain()
+        except OSError as error:
+            raise CheckerFailed(f"the checker process ended ({error})") from error
 
     async def receive(self, timeout: float) -> dict:
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        line = await asyncio.wait_for(self._reader.readline(), timeout)
         if not line:
-            raise CheckerFailed(f"the checker process ended (exit code {await self.process.wait()})")
+            raise CheckerFailed("the checker process ended")
         try:
             return json.loads(line)
         except ValueError as error:
             raise CheckerFailed(f"the checker process sent no JSON: {error}") from error
 
     async def stop(self) -> None:
-        if self.process is not None:
-            if self.process.returncode is None:
-                self.process.kill()
-            await self.process.wait()
-            self.process = None
+        if self._pid is not None:
+            self._server.kill(self._pid)
+            self._pid = None
+        if self._writer is not None:
+            self._writer.close()
+            self._reader = self._writer = None
         if self._stderr_task is not None:
             self._stderr_task.cancel()
             self._stderr_task = None
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None

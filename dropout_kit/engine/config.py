@@ -73,6 +73,9 @@ def configure_execution(c, course_root: Path) -> None:
     c.SafeExecute.notebook_timeout = 900
     c.SafeExecute.max_kernel_restarts = 3
     c.SafeExecute.max_output_bytes = 1_000_000
+    # On a Dask worker the next submission's kernel is started while this one runs, and
+    # imports these before the submission arrives (the assignment's first cell imports both).
+    c.SafeExecute.warm_imports = ["torch", "matplotlib.pyplot"]
     c.Autograde.autograde_preprocessors = list(AUTOGRADE_PREPROCESSORS)
 
 

@@ -15,6 +15,11 @@ ignores the interrupt after its timeout or the kernel dies. `SafeExecute` instea
     student's kernel, in a checker process (dropout_kit.engine.broker), and records the
     checker's verdict as the cell's score. Other cells, ordinary nbgrader test cells
     included, run in the kernel as nbgrader runs them.
+Where submissions come one after another (a Dask worker, dropout_kit.cluster.task), the
+next student's kernel can be started ahead, while this one's runs (`start_spare`): a
+`Spare` is started in an empty folder of its own, boots the agent and imports
+`warm_imports`, and is given to exactly one submission (`SafeExecute.spare`), whose files
+are then written into its folder; its kernel is stopped in the background afterwards.
 Kernels come from dropout_kit.engine.sandbox_kernel_manager.SandboxKernelManager unless configured otherwise.
 """
 from __future__ import annotations
@@ -25,7 +30,9 @@ import copy
 import datetime
 import math
 import queue
+import shutil
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from time import monotonic
 
@@ -34,9 +41,9 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors.execute import NotebookClient
 from nbformat import NotebookNode
-from nbformat.v4 import new_output
+from nbformat.v4 import new_notebook, new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Dict, Integer, Unicode
+from traitlets import Dict, Integer, List, Unicode
 
 from dropout_kit.cells import grade_id
 from dropout_kit.checks.runner import ModuleResult, cell_score
@@ -108,6 +115,75 @@ def _shrink(content: dict, limit: int) -> None:
         content["traceback"] = content["traceback"][:25] + ["…"] + content["traceback"][-24:]
 
 
+@dataclass
+class Spare:
+    """A kernel started before its submission arrived: agent booted, `warm_imports` imported,
+    running in `folder` (empty until its one submission's files are written there)."""
+    km: SandboxKernelManager
+    kc: object
+    kernel_name: str
+    folder: Path
+    language_info: dict | None
+
+    def hand_over_files(self) -> None:
+        """The submission's files, written after the kernel started, become its account's too."""
+        if isinstance(self.km, SandboxKernelManager):
+            self.km.hand_over_again()
+
+
+# Kernels being stopped in the background (kept referenced until they are).
+_retiring: set[asyncio.Task] = set()
+
+
+async def stop_kernel(km, kc, log, remove: Path | None = None, after: list[asyncio.Task] = ()) -> None:
+    """Stops a kernel and its channels, then removes `remove` (its folder) once the tasks
+    `after` are done too."""
+    if kc is not None:
+        try:
+            await ensure_async(kc.stop_channels())
+        except Exception:  # noqa: BLE001
+            pass
+    if km is not None:
+        try:
+            if km.has_kernel:
+                await ensure_async(km.shutdown_kernel(now=True))
+        except Exception as error:  # noqa: BLE001
+            log.warning("SafeExecute: killing the kernel: %s", error)
+        try:
+            await ensure_async(km.cleanup_resources())
+        except Exception:  # noqa: BLE001
+            pass
+    if after:
+        await asyncio.gather(*after, return_exceptions=True)
+    if remove is not None:
+        shutil.rmtree(remove, ignore_errors=True)
+
+
+def _in_background(coroutine) -> None:
+    task = asyncio.ensure_future(coroutine)
+    _retiring.add(task)
+    task.add_done_callback(_retiring.discard)
+
+
+def stop_in_background(km, kc, log) -> None:
+    _in_background(stop_kernel(km, kc, log))
+
+
+def remove_in_background(folder: Path) -> None:
+    """Removes `folder` once the kernels being stopped now are gone (one may run in it)."""
+    _in_background(stop_kernel(None, None, None, remove=folder, after=_retiring_here()))
+
+
+def _retiring_here() -> list[asyncio.Task]:
+    return [task for task in _retiring if task.get_loop() is asyncio.get_running_loop()]
+
+
+async def stopped_in_background() -> None:
+    """Waits for what this event loop stops or removes in the background."""
+    while pending := _retiring_here():
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 def _now() -> str:
     """A timestamp as nbclient records cell timing (read by dropout_kit.classroom.grade_class)."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
@@ -133,6 +209,10 @@ class SafeExecute(Execute):
         "", help="the course's grader_tests/ folder: assignment A's hidden checks are in its "
                  "subfolder A/, read only by A's checker process; empty: the kit's autograder "
                  "cells run in the kernel (no checker)").tag(config=True)
+    warm_imports = List(Unicode(), default_value=["torch"],
+        help="modules a kernel started ahead of its submission (a spare) imports before the "
+             "submission arrives; no name is bound, the student's `import` finds them loaded"
+    ).tag(config=True)
     interrupt_grace = Integer(
         5, help="seconds a kernel has to stop after an interrupt before it is restarted"
     ).tag(config=True)
@@ -153,20 +233,44 @@ class SafeExecute(Execute):
         self._timed_out = False
         self._cell_timeout = None
         self._checker: broker.CheckerProcess | None = None
+        # Given by the caller: this submission's kernel, started ahead (its files are in its
+        # folder); and whether the kernel is stopped in the background when it is done.
+        self.spare: Spare | None = None
+        self.background_stop = False
 
     # -- the run ---------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
+        return run_sync(self.async_preprocess)(nb, resources, km)
+
+    async def async_preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._student = (resources or {}).get("nbgrader", {}).get("student", "?")
         self._assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
         try:
-            run_sync(self._async_run_notebook)()
+            await self._async_run_notebook()
         finally:
             self._deadline = None
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    async def start_spare(self, kernel_name: str, folder: Path) -> Spare:
+        """A kernel for a submission not yet here (see the module docstring)."""
+        self.nb = new_notebook()
+        self.nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": kernel_name}
+        self.resources = {"metadata": {"path": str(folder)}}
+        self._student = "(spare)"
+        self._cell_timeout = self.startup_timeout
+        await self._start_kernel_once(boot_agent=True)
+        if self.warm_imports:
+            names = ", ".join(repr(name) for name in self.warm_imports)
+            await self._in_kernel(f"for __dropout_kit_module__ in ({names},):\n"
+                                  "    __import__(__dropout_kit_module__)\n"
+                                  "del __dropout_kit_module__\n", monotonic() + self.startup_timeout)
+        spare = Spare(self.km, self.kc, kernel_name, folder, self.nb.metadata.get("language_info"))
+        self.km = self.kc = None
+        return spare
 
     async def _async_run_notebook(self) -> None:
         started = monotonic()
@@ -175,13 +279,18 @@ class SafeExecute(Execute):
         self._stopped_because = ""
         replayable: list[int] = []
         self.resources[VERDICTS] = {}
+        checker_started = None
         try:
             if self.grader_tests and any(broker.kit_test_id(cell) for cell in self.nb.cells):
                 self._checker = broker.CheckerProcess(
-                    Path(self.grader_tests) / self._assignment, SandboxKernelManager(parent=self).confinement,
-                    self.log)
-                await self._checker.start()  # imports torch while the kernel starts
-            await self._start_kernel(attempts=2, systemic=True)
+                    Path(self.grader_tests) / self._assignment, SandboxKernelManager(parent=self), self.log)
+                # The first checker of a process waits for its server's torch import: meanwhile the kernel starts.
+                checker_started = asyncio.ensure_future(self._checker.start())
+            try:
+                await self._start_kernel(attempts=2, systemic=True)
+            finally:
+                if checker_started is not None:
+                    await checker_started
             for index, cell in enumerate(self.nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
@@ -209,7 +318,11 @@ class SafeExecute(Execute):
             if self._checker is not None:
                 await self._checker.stop()
                 self._checker = None
-            await self._stop_kernel()
+            if self.background_stop:
+                stop_in_background(self.km, self.kc, self.log)
+                self.km = self.kc = None
+            else:
+                await self._stop_kernel()
             self.log.info("SafeExecute: student %s: %.1f s, %d kernel restart(s)",
                           self._student, monotonic() - started, self._restarts)
 
@@ -420,7 +533,18 @@ class SafeExecute(Execute):
             raise RuntimeError(f"the grading kernel could not start: {error}") from error
         raise KernelStartFailed(str(error))
 
-    async def _start_kernel_once(self) -> None:
+    async def _start_kernel_once(self, boot_agent: bool = False) -> None:
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.kernel_name == self.nb.metadata.get("kernelspec", {}).get("name") \
+                and await ensure_async(spare.km.is_alive()):
+            self.km, self.kc, self.owns_km = spare.km, spare.kc, True
+            self.km.log = self.log
+            self.log.info("SafeExecute: student %s: a kernel started ahead, in %s", self._student, spare.folder)
+            if spare.language_info:
+                self.nb.metadata["language_info"] = spare.language_info
+            return
+        if spare is not None:  # another kernel than the notebook's, or it died: not this one
+            stop_in_background(spare.km, spare.kc, self.log)
         self.km = self.create_kernel_manager()
         self.owns_km = True
         await self.async_start_new_kernel()
@@ -432,27 +556,12 @@ class SafeExecute(Execute):
         info = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
         if info is not None and "language_info" in info["content"]:
             self.nb.metadata["language_info"] = info["content"]["language_info"]
-        if self._checker is not None:  # the agent, before any of the student's code runs
+        if self._checker is not None or boot_agent:  # the agent, before any of the student's code runs
             await self._in_kernel(broker.boot_code(), monotonic() + startup)
 
     async def _stop_kernel(self) -> None:
-        if self.kc is not None:
-            try:
-                await ensure_async(self.kc.stop_channels())
-            except Exception:  # noqa: BLE001
-                pass
-            self.kc = None
-        if self.km is not None:
-            try:
-                if self.km.has_kernel:
-                    await ensure_async(self.km.shutdown_kernel(now=True))
-            except Exception as error:  # noqa: BLE001
-                self.log.warning("SafeExecute: killing the kernel: %s", error)
-            try:
-                await ensure_async(self.km.cleanup_resources())
-            except Exception:  # noqa: BLE001
-                pass
-            self.km = None
+        km, kc, self.km, self.kc = self.km, self.kc, None, None
+        await stop_kernel(km, kc, self.log)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self._timed_out = True

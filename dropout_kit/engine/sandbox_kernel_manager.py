@@ -480,6 +480,11 @@ class SandboxKernelManager(AsyncKernelManager):
         self._handed_over = (workdir, owner.st_uid, owner.st_gid)
         chown_tree(workdir, self._identity.uid, self._identity.gid)
 
+    def hand_over_again(self) -> None:
+        """Files added to the kernel's folder after its start become its account's too."""
+        if self._handed_over is not None and self._identity is not None:
+            chown_tree(self._handed_over[0], self._identity.uid, self._identity.gid)
+
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
         if self._identity is not None and os.path.exists(self.connection_file):
