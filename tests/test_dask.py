@@ -1,5 +1,6 @@
 """`dropout-kit grade --scheduler`: a class graded on a real Dask cluster (a scheduler and
-workers started with Dask's own commands on 127.0.0.1), faults included; Ctrl-C on a run."""
+workers started with Dask's own commands on 127.0.0.1), faults included; Ctrl-C on a run;
+kernels started ahead on a worker, one per student."""
 from __future__ import annotations
 
 import json
