@@ -39,14 +39,21 @@ def cmd_demo(args) -> int:
 
 def cmd_grade(args) -> int:
     """Autogrades every collected submission in parallel (Dask); re-running grades only what changed."""
+    from dropout_kit.cluster.connect import SchedulerUnreachable, probe_scheduler, scheduler_address
+    assignment = chosen_assignment(args)
+    scheduler = scheduler_address(args.scheduler)
+    try:
+        if scheduler:
+            probe_scheduler(scheduler)  # a wrong address is reported before the slow imports below
+    except SchedulerUnreachable as failure:
+        print(f"dropout-kit grade: {failure}", file=sys.stderr)
+        return 2
     from dropout_kit.classroom.grade_class import grade_class
-    from dropout_kit.cluster.connect import SchedulerUnreachable, scheduler_address
     from dropout_kit.cluster.payload import WorkerMismatch
     from dropout_kit.engine.canary import CanaryFailed
-    assignment = chosen_assignment(args)
     try:
         run = grade_class(assignment.course_root, assignment.name, workers=args.workers, force=args.force,
-                          scheduler=scheduler_address(args.scheduler))
+                          scheduler=scheduler)
     except (CanaryFailed, SchedulerUnreachable, WorkerMismatch) as failure:
         print(f"dropout-kit grade: {failure}", file=sys.stderr)
         return 2

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-
-from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
+import socket
+from urllib.parse import urlsplit
 
 CONNECT_TIMEOUT_SECONDS = 5
 WORKERS_TIMEOUT_SECONDS = 60
@@ -20,19 +20,40 @@ def scheduler_address(option: str | None) -> str | None:
     return option or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
 
 
+def probe_scheduler(address: str) -> None:
+    """Raises SchedulerUnreachable at once when nothing listens at a tcp:// or tls:// address
+    (before the grading run's slow imports; Dask's own connection follows)."""
+    parts = urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:  # not a port: Dask's own connection reports the address
+        return
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or not port:
+        return
+    try:
+        socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_SECONDS).close()
+    except OSError as error:
+        raise unreachable(address, error) from error
+
+
+def unreachable(address: str, error: BaseException) -> SchedulerUnreachable:
+    return SchedulerUnreachable(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT_SECONDS} s "
+                                f"({type(error).__name__}); nothing was graded")
+
+
 @contextlib.contextmanager
 def cluster_client(scheduler: str | None, workers: int):
     """A dask.distributed Client: on `scheduler` if given, else on a local cluster of
     `workers` single-threaded worker processes (one submission at a time each)."""
     from distributed import Client, LocalCluster
 
+    from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
+
     if scheduler:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
         except (OSError, TimeoutError) as error:
-            raise SchedulerUnreachable(
-                f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT_SECONDS} s "
-                f"({type(error).__name__}); nothing was graded") from error
+            raise unreachable(scheduler, error) from error
         try:
             client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_SECONDS)
         except TimeoutError as error:
