@@ -80,10 +80,12 @@ async def _run(payload: Payload, job: Job, log: logging.Logger) -> tuple[str, di
     config = _config(payload)
     preprocessor = import_item(job.executor)(config=config, log=log)
     kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "")
+    kind = (payload.key, job.executor, kernel_name)  # submissions that can share a kind of spare
     kernels = _kernels()
-    spare = await kernels.take((payload.key, job.executor, kernel_name))
+    spare = await kernels.take(kind)
     if isinstance(preprocessor, SafeExecute):
-        kernels.start_next((payload.key, job.executor, kernel_name), config, kernel_name)
+        kernels.start_next(kind, config, kernel_name)
+        preprocessor.background_stop = True
     scratch = spare.folder.parent if spare else Path(tempfile.mkdtemp(prefix="dropout-kit-job-"))
     folder = spare.folder if spare else scratch / "submission"
     folder.mkdir(exist_ok=True)
@@ -95,8 +97,6 @@ async def _run(payload: Payload, job: Job, log: logging.Logger) -> tuple[str, di
         if spare is not None:
             spare.hand_over_files()
             preprocessor.spare = spare
-        if isinstance(preprocessor, SafeExecute):
-            preprocessor.background_stop = True
         resources = {"nbgrader": dict(job.nbgrader), "metadata": {"path": str(folder)}}
         os.environ["NBGRADER_EXECUTION"] = "autograde"  # as `nbgrader autograde` sets it
         if hasattr(preprocessor, "async_preprocess"):

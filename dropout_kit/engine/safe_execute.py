@@ -135,9 +135,8 @@ class Spare:
 _retiring: set[asyncio.Task] = set()
 
 
-async def stop_kernel(km, kc, log, remove: Path | None = None, after: list[asyncio.Task] = ()) -> None:
-    """Stops a kernel and its channels, then removes `remove` (its folder) once the tasks
-    `after` are done too."""
+async def stop_kernel(km, kc, log, remove: Path | None = None) -> None:
+    """Stops a kernel and its channels, then removes `remove` (its folder) if given."""
     if kc is not None:
         try:
             await ensure_async(kc.stop_channels())
@@ -153,8 +152,6 @@ async def stop_kernel(km, kc, log, remove: Path | None = None, after: list[async
             await ensure_async(km.cleanup_resources())
         except Exception:  # noqa: BLE001
             pass
-    if after:
-        await asyncio.gather(*after, return_exceptions=True)
     if remove is not None:
         shutil.rmtree(remove, ignore_errors=True)
 
@@ -171,7 +168,13 @@ def stop_in_background(km, kc, log) -> None:
 
 def remove_in_background(folder: Path) -> None:
     """Removes `folder` once the kernels being stopped now are gone (one may run in it)."""
-    _in_background(stop_kernel(None, None, None, remove=folder, after=_retiring_here()))
+    stopping = _retiring_here()
+
+    async def remove() -> None:
+        await asyncio.gather(*stopping, return_exceptions=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    _in_background(remove())
 
 
 def _retiring_here() -> list[asyncio.Task]:
