@@ -1,7 +1,8 @@
 """Grading survives broken and hostile notebooks (issue 4).
 
 The hostile corpus (tests/hostile/corpus.py) and two correct submissions are graded in
-ONE `nbgrader autograde` run of a scratch copy of the course, through the repository's
+ONE `nbgrader autograde` run of a scratch copy of the course (started beside the
+tampering round: tests/stock_rounds.py), through the repository's
 nbgrader_config.py (sandboxed kernels, SafeExecute, robust intake), with short limits
 on the command line (tests/hostile/grading_run.py). Then:
   * the run exits 0 within the time its cases can legitimately cost, and every
@@ -28,16 +29,15 @@ from sandboxed_kernel import printed_by
 from dropout_kit.cells import grade_id
 from dropout_kit.harness import samples
 
+pytest_plugins = ["stock_rounds"]
 pytestmark = pytest.mark.slow
 
 STUDENTS = [*corpus.CORRECT, *(corpus.student_id(case) for case in corpus.CASES)]
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> grading_run.Run:
-    course, students, listener = grading_run.prepare(tmp_path_factory.mktemp("hostile") / "course")
-    with listener:
-        return grading_run.autograde(course, students)
+def graded(stock_rounds) -> grading_run.Run:
+    return stock_rounds["test_hostile.py"].wait()
 
 
 def test_the_run_exits_cleanly_within_its_bound(graded):

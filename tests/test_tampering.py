@@ -1,9 +1,10 @@
 """Grades cannot be forged and the hidden checks cannot be read from a submission (issue 12).
 
 The tampering corpus (tests/tampering/corpus.py), the same answers without the attacks
-(honest twins) and two correct submissions are graded in ONE `nbgrader autograde` run of a scratch copy of the course, with the short limits of the
-hostile run (tests/hostile/grading_run.py), then `nbgrader generate_feedback` makes every
-student's feedback page. Then:
+(honest twins) and two correct submissions are graded in ONE `nbgrader autograde` run
+of a scratch copy of the course (started beside the hostile round: tests/stock_rounds.py),
+with the short limits of the hostile run (tests/hostile/grading_run.py), then
+`nbgrader generate_feedback` makes every student's feedback page. Then:
   * both commands succeed, the correct students have full marks,
   * in every case each right part keeps its points and each wrong or blank part loses
     points, whatever the attack did (one rule: forged points and points an attack cost
@@ -34,9 +35,9 @@ from hostile import grading_run
 from tampering import corpus
 
 from dropout_kit.classroom import gradebook
-from dropout_kit.harness import samples
 from dropout_kit.harness.commands import nbgrader
 
+pytest_plugins = ["stock_rounds"]
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,13 +55,9 @@ class Graded:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> Graded:
-    course = grading_run.scratch_course(tmp_path_factory.mktemp("tampering") / "course")
-    reference = samples.reference_answers(dropout.source_notebook(course))
-    context = corpus.Context(course=course, repo=REPO)
-    students = corpus.build_class(course, reference, context, grading_run.STAMP)
-    run = grading_run.autograde(course, students)
-    feedback = nbgrader("generate_feedback", dropout.ASSIGNMENT, "--force", cwd=course, check=False)
+def graded(stock_rounds) -> Graded:
+    run = stock_rounds["test_tampering.py"].wait()
+    feedback = nbgrader("generate_feedback", dropout.ASSIGNMENT, "--force", cwd=run.course, check=False)
     return Graded(run, feedback)
 
 

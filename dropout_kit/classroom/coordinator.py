@@ -4,6 +4,10 @@ cells and the hidden checks) runs on a Dask worker (dropout_kit.engine.remote_ex
 dropout_kit.cluster.task). Converters run in threads here and take turns through one lock,
 released while their notebook is away, so that only this process writes the gradebook and
 one submission is recorded at a time: no database lock between processes is needed.
+
+A notebook is sent to Dask only when a worker slot is free. Dask would otherwise queue it
+on a busy worker (each submission is its own task group, which the scheduler does not
+hold back), where it waits behind another student while a worker that finished idles.
 """
 from __future__ import annotations
 
@@ -52,7 +56,7 @@ def execute_step(preprocessors: list) -> tuple[int, str]:
 
 
 class Coordinator:
-    def __init__(self, app, paths: CoursePaths, client, payload: Payload):
+    def __init__(self, app, paths: CoursePaths, client, payload: Payload, slots: int):
         self.app = app
         self.paths = paths
         self.client = client
@@ -61,6 +65,8 @@ class Coordinator:
         self.payload = payload
         self.turn = threading.Lock()  # nbgrader's steps, one converter at a time
         self.in_flight: set = set()  # Dask futures of notebooks away on workers
+        self.free_slots = threading.Semaphore(slots)
+        self.unsent = 0  # submissions of this round whose notebook has not reached its execute step
         self.stopping: BaseException | None = None
 
     @contextlib.contextmanager
@@ -85,6 +91,10 @@ class Coordinator:
         self.stopping = reason
         if self.in_flight:
             self.client.cancel(list(self.in_flight))
+
+    def expect(self, submissions: int) -> None:
+        """A round of `submissions` begins: workers start kernels ahead while more are to come."""
+        self.unsent = submissions
 
     # -- one submission (in a thread of the run) -------------------------------------------
     def grade(self, student: str, attempt: int) -> Outcome:
@@ -151,10 +161,29 @@ class Coordinator:
         return converter, remote
 
     def _run_remotely(self, job: Job) -> Executed:
+        self.unsent -= 1  # the turn is held here
+        job.more_to_come = self.unsent > 0
+        self.turn.release()
+        try:
+            while not self.free_slots.acquire(timeout=0.5):
+                if self.stopping:
+                    raise RunStopped()
+            try:
+                return self._execute_on_a_worker(job)
+            finally:
+                self.free_slots.release()
+        finally:
+            self.turn.acquire()
+            # nbgrader sets this around the execute step and deletes it after; a converter
+            # that ran meanwhile has deleted it already (nbgrader.utils.setenv).
+            os.environ["NBGRADER_EXECUTION"] = "autograde"
+
+    def _execute_on_a_worker(self, job: Job) -> Executed:
+        if self.stopping:
+            raise RunStopped()
         future = self.client.submit(task.execute, self.payload, job, pure=False,
                                     key=f"grade-{job.student}-{uuid.uuid4().hex[:8]}")
         self.in_flight.add(future)
-        self.turn.release()
         try:
             return future.result()
         except WorkerMismatch as refused:
@@ -162,10 +191,6 @@ class Coordinator:
             raise
         finally:
             self.in_flight.discard(future)
-            self.turn.acquire()
-            # nbgrader sets this around the execute step and deletes it after; a converter
-            # that ran meanwhile has deleted it already (nbgrader.utils.setenv).
-            os.environ["NBGRADER_EXECUTION"] = "autograde"
 
     def _recorded(self, student: str) -> tuple[float, float, bool]:
         """What the gradebook holds for the submission; raises if nbgrader's grades did not reach it."""

@@ -86,7 +86,7 @@ def grade_class(course_root: Path, assignment: str, workers: int | None = None, 
                 payload = Payload.build(app.config, paths.root, Path(app.config.SafeExecute.grader_tests),
                                         assignment)
                 record = _Recorder(outcomes, state, checks, database, Progress(len(work.to_grade), out))
-                with Coordinator(app, paths, client, payload).recording() as coordinator:
+                with Coordinator(app, paths, client, payload, workers).recording() as coordinator:
                     _grade_all(coordinator, list(work.to_grade), workers, record)
     run = ClassRun(outcomes, work, workers or 0, time.perf_counter() - started)
     print_summary(outcomes, work, run.seconds, paths, out)
@@ -128,6 +128,7 @@ def _grade_all(coordinator: Coordinator, students: list[str], workers: int, reco
 
 def _grade_round(coordinator: Coordinator, students: list[str], at_once: int, attempt: int,
                  record: _Recorder) -> None:
+    coordinator.expect(len(students))
     threads = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="grade")
     running = {threads.submit(coordinator.grade, student, attempt) for student in students}
     try:

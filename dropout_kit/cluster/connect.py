@@ -45,6 +45,7 @@ def unreachable(address: str, error: BaseException) -> SchedulerUnreachable:
 def cluster_client(scheduler: str | None, workers: int):
     """A dask.distributed Client: on `scheduler` if given, else on a local cluster of
     `workers` single-threaded worker processes (one submission at a time each)."""
+    import dask
     from distributed import Client, LocalCluster
 
     from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
@@ -63,8 +64,11 @@ def cluster_client(scheduler: str | None, workers: int):
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR, env=dict(SINGLE_THREAD_ENV)) as cluster, \
+    # Dask's statistical profiler samples every worker's threads 100 times a second for a
+    # dashboard nobody opens here: about 1.5 % of a core per worker.
+    with dask.config.set({"distributed.worker.profile.enabled": False}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                         silence_logs=logging.ERROR, env=dict(SINGLE_THREAD_ENV)) as cluster, \
             Client(cluster) as client:
         yield client
 

@@ -84,7 +84,8 @@ async def _run(payload: Payload, job: Job, log: logging.Logger) -> tuple[str, di
     kernels = _kernels()
     spare = await kernels.take(kind)
     if isinstance(preprocessor, SafeExecute):
-        kernels.start_next(kind, config, kernel_name)
+        if job.more_to_come:
+            kernels.start_next(kind, config, kernel_name)
         preprocessor.background_stop = True
     scratch = spare.folder.parent if spare else Path(tempfile.mkdtemp(prefix="dropout-kit-job-"))
     folder = spare.folder if spare else scratch / "submission"

@@ -23,6 +23,7 @@ class Job:
     nbgrader: dict  # resources["nbgrader"] of nbgrader's autograde step
     executor: str  # the course's execute preprocessor, as an import path
     files: dict[str, bytes] = field(default_factory=dict)  # the submission's other files
+    more_to_come: bool = True  # other submissions will follow (worth starting a kernel ahead)
 
 
 @dataclass

@@ -12,6 +12,8 @@ import html
 import re
 import socket
 import sqlite3
+import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ import nbformat
 from dropout_kit.classroom import gradebook
 from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
 from dropout_kit.harness import samples
-from dropout_kit.harness.commands import nbgrader
+from dropout_kit.harness.commands import BIN, environment, nbgrader
 from dropout_kit.harness.course import copy_course
 
 from . import corpus
@@ -175,15 +177,49 @@ def snapshot(course: Path) -> dict[str, object]:
     return {"files": files, "tables": tables}
 
 
+class Started:
+    """An `nbgrader autograde` run going on in the background; `wait()` gives its Run.
+    `keep_open` (a listener the corpus connects to) is closed once the run has ended."""
+
+    def __init__(self, course: Path, students: dict, mode: str = "namespaces", flags: list[str] | None = None,
+                 env: dict[str, str] | None = None, keep_open: socket.socket | None = None):
+        self.course, self.students, self.keep_open = course, students, keep_open
+        self.before = snapshot(course)
+        self.log_path = course.parent / f"{course.name}-autograde.log"
+        with self.log_path.open("w", encoding="utf-8") as log:
+            self.started = time.monotonic()
+            self.process = subprocess.Popen(
+                [str(BIN / "nbgrader"), "autograde", dropout.ASSIGNMENT, "--force",
+                 *(limit_flags() if flags is None else flags)],
+                cwd=course, stdout=log, stderr=subprocess.STDOUT,
+                env=environment({"DROPOUT_KIT_SANDBOX": mode, **SINGLE_THREAD_ENV, **(env or {})}))
+        self.ended: float | None = None
+        self._watch = threading.Thread(target=self._wait_for_exit, daemon=True)
+        self._watch.start()
+        self._run: Run | None = None
+
+    def _wait_for_exit(self) -> None:
+        self.process.wait()
+        self.ended = time.monotonic()
+
+    def wait(self) -> Run:
+        if self._run is None:
+            self._watch.join()
+            if self.keep_open is not None:
+                self.keep_open.close()
+            db = self.course / "gradebook.db"
+            grades = dropout.cell_grades(f"sqlite:///{db}") if db.exists() else {}
+            self._run = Run(self.course, self.students, self.process.returncode,
+                            self.log_path.read_text(encoding="utf-8", errors="replace"),
+                            self.ended - self.started, grades, self.before, snapshot(self.course))
+        return self._run
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
+
+
 def autograde(course: Path, students: dict, mode: str = "namespaces",
               flags: list[str] | None = None, env: dict[str, str] | None = None) -> Run:
-    before = snapshot(course)
-    started = time.monotonic()
-    done = nbgrader("autograde", dropout.ASSIGNMENT, "--force", *(limit_flags() if flags is None else flags),
-                    cwd=course, env={"DROPOUT_KIT_SANDBOX": mode, **SINGLE_THREAD_ENV, **(env or {})},
-                    check=False)
-    wall = time.monotonic() - started
-    db = course / "gradebook.db"
-    grades = dropout.cell_grades(f"sqlite:///{db}") if db.exists() else {}
-    return Run(course, students, done.returncode, done.stdout + done.stderr, wall, grades,
-               before, snapshot(course))
+    return Started(course, students, mode, flags, env).wait()
