@@ -36,8 +36,9 @@ figure is compared with another measured in the same run, as a ratio. Printed:
       that this environment's `python -I`, the kernels' python, would not import); (ii) `grade_class(workers=2)` on its local Dask cluster (its start
       included); (iii) a Dask cluster started with `dask scheduler` and two single-threaded
       `dask worker`s (already running: not timed), `grade_class(scheduler=ADDRESS)`. Wall
-      times, ratios, which worker graded how many, and the grades differing between each
-      pair (must be 0).
+      times, ratios, which worker graded how many, the CPU seconds of each run's processes
+      by kind (benchmarks.cpu_use; on 2 busy cores the total decides the wall time), and
+      the grades differing between each pair (must be 0).
 """
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ from benchmarks.batch import (
     kit_run,
     new_course,
 )
+from benchmarks.cpu_use import CpuByProcess, describe
 from dropout_kit.classroom.grade_class import ClassRun, default_workers, grade_class
 from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
 from dropout_kit.harness.commands import BIN, environment, nbgrader
@@ -371,15 +373,18 @@ def part_c(workdir: Path, count: int) -> dict:
     local_root = new_course(workdir / "local", notebooks)
     cluster_root = new_course(workdir / "scheduler", notebooks)
     load = [os.getloadavg()[0]]
-    old = old_pool_run(old_python, tree, old_root, workers=2)
+    with CpuByProcess() as old_cpu:
+        old = old_pool_run(old_python, tree, old_root, workers=2)
     load.append(os.getloadavg()[0])
-    local_seconds, local_run = kit_run(local_root, workers=2, force=False)
+    with CpuByProcess() as local_cpu:
+        local_seconds, local_run = kit_run(local_root, workers=2, force=False)
     check_clean(local_run, "(c) local")
     with dask_cluster(workdir / "cluster", workers=2) as address:
         load.append(os.getloadavg()[0])
         started = time.perf_counter()
-        cluster_run = grade_class(cluster_root, dropout.ASSIGNMENT, workers=2, out=io.StringIO(),
-                                  scheduler=address)
+        with CpuByProcess() as cluster_cpu:
+            cluster_run = grade_class(cluster_root, dropout.ASSIGNMENT, workers=2, out=io.StringIO(),
+                                      scheduler=address)
         cluster_seconds = time.perf_counter() - started
     check_clean(cluster_run, "(c) scheduler")
     if old["failed"] or old["timed_out"]:
@@ -400,13 +405,17 @@ def part_c(workdir: Path, count: int) -> dict:
     for (name, (seconds, in_cells, workers)), load_at_start in zip(runs.items(), load):
         print(f"  {name} {seconds:7.1f} s  ({seconds / count:.2f} s/submission; cells {statistics.fmean(in_cells):.2f} s; "
               f"{by_worker(workers)}; load {load_at_start:.2f})")
+    print("  CPU seconds of every process of each run, by kind (sampled from /proc: benchmarks.cpu_use)")
+    for name, cpu in (("(i)  ", old_cpu), ("(ii) ", local_cpu), ("(iii)", cluster_cpu)):
+        print(f"  {name} {describe(cpu.seconds, count)}")
     print(f"  local Dask / old pool: {local_seconds / old['seconds']:.2f}x; "
           f"scheduler / local Dask: {cluster_seconds / local_seconds:.2f}x")
     print(f"  grades differing (of {graded_cells}): " + "; ".join(f"{k} {v}" for k, v in pairs.items()) + " (goal 0)",
           flush=True)
     return {"submissions": count, "old_pool_s": old["seconds"], "local_dask_s": local_seconds,
             "scheduler_s": cluster_seconds, "local_over_old": local_seconds / old["seconds"],
-            "scheduler_over_local": cluster_seconds / local_seconds, "differing": pairs}
+            "scheduler_over_local": cluster_seconds / local_seconds, "differing": pairs,
+            "cpu_s": {"old_pool": old_cpu.seconds, "local_dask": local_cpu.seconds, "scheduler": cluster_cpu.seconds}}
 
 
 def main() -> int:
