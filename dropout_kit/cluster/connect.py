@@ -65,7 +65,7 @@ def cluster_client(scheduler: str | None, workers: int):
             yield client
         return
     # Dask's statistical profiler samples every worker's threads 100 times a second for a
-    # dashboard nobody opens here: about 1.5 % of a core per worker.
+    # dashboard nobody opens here: about 1.4 % of a core per idle worker.
     with dask.config.set({"distributed.worker.profile.enabled": False}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                          silence_logs=logging.ERROR, env=dict(SINGLE_THREAD_ENV)) as cluster, \
