@@ -5,9 +5,10 @@
 
 The notebooks of the corpus (tests/corpus.py) are run in this process, the way the
 grading kernel runs them: code cells executed in order in one namespace, with the
-working directory holding the notebook, and each autograder cell's checks run through
-dropout_kit.grading.check_here at its place (the checks talk to this process's namespace
-instead of a kernel, through the same requests and serialization). This is much faster than nbgrader and
+working directory holding the notebook, and each autograder cell's checks run at its
+place against a LocalKernel (the checks talk to this process's namespace instead of a
+kernel, through the same requests and serialization; cell sources from the notebook, as
+nbgrader's side gives them). This is much faster than nbgrader and
 gives the same verdicts (tests/test_corpus.py grades the same corpus with nbgrader).
 
 Printed:
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import math
 import os
@@ -52,8 +54,9 @@ import dropout_assignment as dropout  # noqa: E402
 import lecture  # noqa: E402
 
 from dropout_kit import checking, grading  # noqa: E402
-from dropout_kit.cells import grade_id  # noqa: E402
-from dropout_kit.checks.runner import ModuleResult  # noqa: E402
+from dropout_kit.cells import code_sources_before, grade_id  # noqa: E402
+from dropout_kit.checks.remote import LocalKernel, Notebook  # noqa: E402
+from dropout_kit.checks.runner import ModuleResult, run_checks  # noqa: E402
 from dropout_kit.harness import samples  # noqa: E402
 from dropout_kit.stats import (  # noqa: E402
     FALSE_FAIL,
@@ -140,8 +143,9 @@ class InProcessGrader:
                 continue
             if grade_id(cell) in dropout.AUTO_CELLS:
                 started = time.perf_counter()
-                results[grade_id(cell)] = grading.check_here(grade_id(cell), ns, folder=REPO / "grader_tests" / "dropout",
-                                                              sources=grading.notebook_sources(self.workdir))
+                kernel = LocalKernel(ns, grading.notebook_sources(self.workdir),
+                                     functools.partial(code_sources_before, cells))
+                results[grade_id(cell)] = run_checks(grade_id(cell), Notebook(kernel), REPO / "grader_tests" / "dropout")
                 seconds[grade_id(cell)] = time.perf_counter() - started
             elif i >= split_at:
                 self._exec(cell.source, ns)

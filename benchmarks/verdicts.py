@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the tests' helpers name the course's 
 
 import dropout_assignment as dropout  # noqa: E402
 
-from dropout_kit.classroom.outcome import cell_seconds  # noqa: E402
+from dropout_kit.classroom.outcome import _cell_seconds as cell_seconds  # noqa: E402
 from dropout_kit.engine import canary  # noqa: E402
 from dropout_kit.harness import samples  # noqa: E402
 from dropout_kit.harness.commands import environment, nbgrader  # noqa: E402

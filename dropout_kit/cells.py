@@ -34,3 +34,21 @@ def grade_call(source: str) -> str | None:
             return None
         calls.append(match.group(1))
     return calls[0] if len(calls) == 1 else None
+
+
+def source_text(cell: dict) -> str:
+    """A cell's source as one string (plain notebook JSON may hold a list of lines)."""
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else text
+
+
+def code_sources_before(cells: list, wanted: str) -> list[str] | None:
+    """The sources of the code cells up to and including the cell `wanted` (by grade_id),
+    in order; None if there is no such code cell."""
+    sources = []
+    for cell in cells:
+        if cell.get("cell_type") == "code":
+            sources.append(source_text(cell))
+        if grade_id(cell) == wanted:
+            return sources if cell.get("cell_type") == "code" else None
+    return None

@@ -1,7 +1,18 @@
-"""Helpers for writing hidden checks: each failure is one sentence a student understands."""
+"""Helpers for writing hidden checks: each failure is one sentence a student understands.
+
+Points come only from what the student's kernel cannot forge: nbgrader's copy of the cell
+sources (`student.source`, `student.cells_before`) and values (tensors, state dicts,
+numbers) that a check compares with its own computation. Values are checked before they are
+compared (`real_tensor`, `finite_float`): NaN compares false with everything, so
+`abs(nan - expected) > tol` would pass it. What a check cannot judge from data (which
+torch function a cell reached, how many epochs it ran) is never a point: `flag(evidence)`
+routes the part to a person with the evidence (which construct, which cell, which line), and
+the check passes or fails on the data alone.
+"""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 
 import pytest
@@ -15,6 +26,7 @@ from dropout_kit.checks.remote import (  # noqa: F401
     RemoteModule,
     describe_error,
 )
+from dropout_kit.checks.runner import flag  # noqa: F401
 
 # Default seed of the checks' random numbers; DROPOUT_KIT_CHECK_SEED overrides it (the
 # benchmark varies it). Read at every use, as a long-lived process imports this once.
@@ -82,3 +94,25 @@ def function(student, name: str) -> RemoteFunction:
 
 def module(student, name: str) -> RemoteModule:
     return defined(student, name, torch.nn.Module)
+
+
+def real_tensor(value, what: str) -> torch.Tensor:
+    """`value` if it is a tensor of real numbers, all finite; otherwise a failed check. Integer
+    and bool tensors pass (their values are compared as they are)."""
+    if not isinstance(value, torch.Tensor):
+        fail(f"{what} 이(가) 텐서가 아니라 {type_name(value)} 입니다.")
+    if value.is_complex():
+        fail(f"{what} 이(가) 복소수 텐서({value.dtype}) 입니다; 실수 텐서여야 합니다.")
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        fail(f"{what} 에 NaN 이나 inf 값이 있습니다.")
+    return value
+
+
+def finite_float(value, what: str) -> float:
+    """`value` if it is a Python float (a subclass such as numpy.float64 counts) other than
+    NaN and ±inf; otherwise a failed check."""
+    if not isinstance(value, float):
+        fail(f"{what} 은(는) 파이썬 float 이어야 하는데 {type_name(value)} 입니다 (.item() 을 쓰세요).")
+    if not math.isfinite(value):
+        fail(f"{what} 이(가) {value} 입니다; 유한한 숫자여야 합니다.")
+    return float(value)

@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from dropout_kit.cells import grade_id
+from dropout_kit.cells import code_sources_before, grade_id, source_text
 from dropout_kit.checks.remote import LocalKernel, Notebook
 from dropout_kit.checks.runner import ModuleResult, cell_score, report, run_checks
 
@@ -34,20 +34,37 @@ def grader_tests_dir(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"grader_tests/{start.name}/ not found above the working directory")
 
 
+def _notebook_cells(folder: Path):
+    """The cells of each notebook in `folder`, in name order (unreadable ones skipped)."""
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(cells, list):
+            yield [cell for cell in cells if isinstance(cell, dict)]
+
+
 def notebook_sources(folder: Path):
     """Cell sources by grade_id, read from the notebooks in `folder` (first match)."""
     def source(wanted: str) -> str | None:
-        for path in sorted(folder.glob("*.ipynb")):
-            try:
-                cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
+        for cells in _notebook_cells(folder):
             for cell in cells:
                 if grade_id(cell) == wanted:
-                    text = cell.get("source", "")
-                    return "".join(text) if isinstance(text, list) else text
+                    return source_text(cell)
         return None
     return source
+
+
+def notebook_cells_before(folder: Path):
+    """The code cells' sources up to a cell (by grade_id), from the notebooks in `folder`."""
+    def before(wanted: str) -> list[str] | None:
+        for cells in _notebook_cells(folder):
+            found = code_sources_before(cells, wanted)
+            if found is not None:
+                return found
+        return None
+    return before
 
 
 def check_here(test_id: str, namespace: dict, sources=None, folder: Path | None = None) -> ModuleResult:
@@ -56,8 +73,11 @@ def check_here(test_id: str, namespace: dict, sources=None, folder: Path | None 
         folder = grader_tests_dir() if folder is None else folder
     except FileNotFoundError:
         return ModuleResult(test_id, error="채점 모듈을 찾지 못했습니다 (grader_tests/).")
-    sources = notebook_sources(Path.cwd()) if sources is None else sources
-    return run_checks(test_id, Notebook(LocalKernel(namespace, sources)), folder)
+    if sources is None:
+        sources, cells_before = notebook_sources(Path.cwd()), notebook_cells_before(Path.cwd())
+    else:
+        cells_before = None
+    return run_checks(test_id, Notebook(LocalKernel(namespace, sources, cells_before)), folder)
 
 
 def grade(test_id: str, namespace: dict | None = None) -> float:

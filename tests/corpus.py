@@ -121,6 +121,11 @@ ytr, ytest = y[train_rows], y[test_rows]"""}),
         dropped = torch.rand(x.shape) < p
         return torch.where(dropped, torch.zeros_like(x), x / (1 - p))
     return x.clone()""")}),
+    Entry("dropout-int64-mask", {"my_dropout": dropout_fn("""
+    if not training:
+        return x.clone()
+    mask = (torch.rand_like(x) >= p).long()
+    return x * mask / (1 - p)""")}),
     Entry("net-dropout-before-relu", {"dropout_net": net_cell(layers="""\
 torch.nn.Linear(1, 512),
     torch.nn.Dropout(p=0.8),
@@ -184,7 +189,7 @@ xtest, ytest = x[80:].double(), y[80:].double()"""}, {SPLIT: 1.5}, "dtype이 tor
 # -- wrong: my_dropout -----------------------------------------------------------------
 MASK, SCALE = "test_my_dropout_mask", "test_my_dropout_scale"
 MASK_OF = "mask = (torch.rand_like(x) >= p).to(x.dtype)"
-TORCH_DROPOUT = "torch의 드랍아웃(dropout)을 불렀습니다"
+TORCH_DROPOUT = "my_dropout 에 torch의 드랍아웃을 썼습니다"
 NO_SCALING = dropout_fn(f"""
     if not training:
         return x.clone()
@@ -277,9 +282,9 @@ torch.nn.Linear(1, 256),
     torch.nn.Linear(256, 1),""")}, {NET: 3.5}, "[(1, 256), (256, 1)]"),
     wrong("net-module-dropout-ignores-mode", "dropout_net", {"dropout_net": module_net_cell(
         "h = torch.nn.functional.dropout(h, p=0.8)")}, {NET: 3.5}, "평가모드인데도 같은 입력에 대한 결과가"),
-    wrong("net-untrained", "dropout_net", {"dropout_net": net_cell(loop="")}, {NET: 3.0}, "0 epochs 분량"),
+    wrong("net-untrained", "dropout_net", {"dropout_net": net_cell(loop="")}, {NET: 3.0}, "가중치가 하나도 바뀌지 않았습니다"),
     wrong("net-10-epochs", "dropout_net", {"dropout_net": net_cell(loop=LECTURE_LOOP.replace("1000", "10"))},
-          {NET: 3.0}, "10 epochs 분량"),
+          {NET: 3.0}, "곡선을 따라가지 못했습니다"),
     wrong("net-no-optimizer-step", "dropout_net", {"dropout_net": net_cell(
         loop=LECTURE_LOOP.replace("    optimizr.step()\n", ""))}, {NET: 3.0}, "가중치가 하나도 바뀌지 않았습니다"),
     wrong("net-learning-rate-too-small", "dropout_net", {"dropout_net": net_cell(
@@ -292,15 +297,20 @@ torch.nn.Linear(1, 256),
 
 # -- wrong: the evaluation-mode prediction ------------------------------------------------
 EVAL = "test_eval_predict"
+PREDICTION = """\
+net.eval()
+with torch.no_grad():
+    yhat_test = net(xtest)
+"""
 WRONG_EVAL = [
     wrong("eval-no-eval-mode", "eval_predict", {"eval_predict": """\
 yhat_test = net(xtest).data
-mse_eval = loss_fn(yhat_test, ytest).item()"""}, {EVAL: 0.5}, "학습모드인 층이 있습니다: Sequential"),
+mse_eval = loss_fn(yhat_test, ytest).item()"""}, {EVAL: 0.5}, "net 이 학습모드로 동작합니다"),
     wrong("eval-training-flag-on-top-module", "eval_predict", {"eval_predict": """\
 net.training = False
 with torch.no_grad():
     yhat_test = net(xtest)
-mse_eval = loss_fn(yhat_test, ytest).item()"""}, {EVAL: 0.5}, "학습모드인 층이 있습니다: Linear, ReLU, Dropout"),
+mse_eval = loss_fn(yhat_test, ytest).item()"""}, {EVAL: 0.5}, "net.training = False 는 맨 위 모듈만 바꿉니다"),
     wrong("eval-prediction-keeps-graph", "eval_predict", {"eval_predict": """\
 net.eval()
 yhat_test = net(xtest)
@@ -315,6 +325,16 @@ net.eval()
 with torch.no_grad():
     yhat_test = net(xtest)
     mse_eval = loss_fn(net(xtr), ytr).item()"""}, {EVAL: 2.0}, "테스트 데이터(yhat_test, ytest)로 계산하세요"),
+    # Not numbers: NaN compares false with everything, so a tolerance test alone would pass it.
+    wrong("eval-mse-nan", "eval_predict", {"eval_predict": PREDICTION + "mse_eval = float('nan')"},
+          {EVAL: 2.0}, "mse_eval 이(가) nan 입니다"),
+    wrong("eval-mse-inf", "eval_predict", {"eval_predict": PREDICTION + "mse_eval = float('inf')"},
+          {EVAL: 2.0}, "mse_eval 이(가) inf 입니다"),
+    wrong("eval-prediction-0d", "eval_predict", {"eval_predict": """\
+net.eval()
+with torch.no_grad():
+    yhat_test = net(xtest).mean()
+mse_eval = loss_fn(yhat_test, ytest).item()"""}, {EVAL: 1.5}, "yhat_test 의 shape이 () 입니다"),
 ]
 
 WRONG = WRONG_SPLIT + WRONG_MY_DROPOUT + WRONG_NET + WRONG_EVAL

@@ -15,6 +15,7 @@ import dropout_assignment as dropout
 import pytest
 from hostile import grading_run
 from tampering import corpus as tampering
+from tampering import tampering_class
 
 from dropout_kit.harness import samples
 
@@ -28,11 +29,13 @@ def hostile_round(dest: Path) -> grading_run.Started:
 
 
 def tampering_round(dest: Path) -> grading_run.Started:
-    """The tampering corpus, its honest twins and two correct submissions, with the same limits."""
+    """The tampering class (its cases and their honest twins) and two correct submissions,
+    with the same limits."""
     course = grading_run.scratch_course(dest)
     reference = samples.reference_answers(dropout.source_notebook(course))
     students = tampering.build_class(course, reference, tampering.Context(course=course, repo=REPO),
-                                     grading_run.STAMP)
+                                     grading_run.STAMP, cases=tampering_class.CASES,
+                                     honest=tampering_class.HONEST)
     return grading_run.Started(course, students)
 
 

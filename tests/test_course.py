@@ -11,14 +11,16 @@ import nbformat
 import pytest
 
 from dropout_kit import grading
+from dropout_kit.engine.review import review_of
 from dropout_kit.harness import demo, samples
 from dropout_kit.harness.course import Course, copy_course
 
 AUTOGRADER_CELLS = ("test_split", "test_my_dropout_mask", "test_my_dropout_scale",
                     "test_dropout_net", "test_eval_predict")
 # A student whose code breaks the import of the in-kernel check runner: the checks run
-# outside the kernel, so nothing changes (it broke every later test cell when they ran
-# inside it, and their tracebacks quoted the hidden lines).
+# outside the kernel, so their verdicts do not change (it broke every later test cell when
+# they ran inside it, and their tracebacks quoted the hidden lines); the integrity scan
+# holds the later parts for a person (a write to sys.modules).
 BREAKS_IMPORT = """\
 import sys
 sys.modules["dropout_kit.grading"] = None
@@ -119,8 +121,19 @@ def test_feedback_reports_checks_to_the_student(graded):
 
 
 @pytest.mark.parametrize("cell", AUTOGRADER_CELLS)
-def test_student_code_cannot_break_the_checks(grades, cell):
-    assert grades["breaks-import"][cell].score == grades["breaks-import"][cell].max_score
+def test_student_code_cannot_break_the_checks(graded, grades, cell):
+    """The checks still give full points; since `sys.modules` is written in the my_dropout cell,
+    the parts from there on are held for a person, with those points as the suggestion."""
+    course, _ = graded
+    autograded = course.root / "autograded" / "breaks-import" / "dropout" / dropout.NOTEBOOK
+    held = {c.metadata.nbgrader["grade_id"]: record for c in nbformat.read(autograded, as_version=4).cells
+            if (record := review_of(c)) is not None}
+    grade = grades["breaks-import"][cell]
+    if cell == "test_split":
+        assert cell not in held and grade.score == grade.max_score
+    else:
+        assert held[cell]["suggested"] == grade.max_score and grade.needs_manual_grade
+        assert any("sys.modules" in line for line in held[cell]["evidence"])
 
 
 def _cells_by_id(path):

@@ -8,8 +8,10 @@ on the command line (tests/hostile/grading_run.py). Then:
   * the run exits 0 within the time its cases can legitimately cost, and every
     submission's notebook within its own budget (tests/hostile/grading_run.py),
   * the correct students (one graded before the hostile ones, one after) have full marks,
-  * every submission has a score in every autograder cell (none blank),
-  * each case ends as it states: the parts it breaks score 0, the others are graded,
+  * every submission has a score in every autograder cell (none blank), or the cell is
+    held for a person's review (the integrity scan) with 0 points recorded,
+  * each case ends as it states (for a held part, its automatic score, the grader's
+    suggestion): the parts it breaks score 0, the others are graded,
     its attack left no trace in its outputs, the failures are recorded,
   * grader_tests/, source/, release/ and the gradebook's structure are unchanged.
 A DROPOUT_KIT_GRADER_TESTS left in nbgrader's environment (another course's checks) does
@@ -62,21 +64,31 @@ def test_correct_students_get_full_marks(graded, student):
 @pytest.mark.parametrize("student", STUDENTS)
 def test_every_submission_is_graded(graded, student):
     cells = graded.grades.get(student, {})
+    held = graded.held(student)
     blank = [c for c in dropout.AUTO_CELLS
-             if c not in cells or cells[c].score is None or cells[c].needs_manual_grade]
+             if c not in cells or (cells[c].score is None or cells[c].needs_manual_grade) and c not in held]
     assert not blank, f"{student}: no score in {blank}"
     assert graded.notebook(student).cells
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_held_parts_are_recorded_as_zero_for_a_person(graded, student):
+    """A part the integrity scan holds scores 0 until a person grades it; its automatic
+    score (checked below against the case) is the grader's suggestion."""
+    held = graded.recorded_while_held(student)
+    assert held == {c: (0.0, True) for c in held}
+    assert graded.flagged(student) == bool(held)
 
 
 @pytest.mark.parametrize("case", corpus.CASES, ids=lambda case: case.name)
 def test_each_case_ends_as_stated(graded, case):
     student = corpus.student_id(case)
-    cells = graded.grades[student]
+    cells, automatic = graded.grades[student], graded.automatic(student)
     outputs = graded.outputs_text(student)
-    assert {c: cells[c].score for c in case.full} == {c: cells[c].max_score for c in case.full}
-    assert {c: cells[c].score for c in case.zero} == {c: 0 for c in case.zero}
+    assert {c: automatic[c] for c in case.full} == {c: cells[c].max_score for c in case.full}
+    assert {c: automatic[c] for c in case.zero} == {c: 0 for c in case.zero}
     for cell in case.partial:
-        assert 0 < cells[cell].score < cells[cell].max_score, cell
+        assert 0 < automatic[cell] < cells[cell].max_score, cell
     for word in case.shown:
         assert word in outputs
     for word in case.blocked:

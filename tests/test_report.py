@@ -1,7 +1,10 @@
 """`dropout-kit report`: the instructor's HTML page (opened in headless Chromium), its
-CSV files, and nbgrader's own export next to it."""
+CSV files, and nbgrader's own export next to it; the verdicts it reads are checked first
+(a damaged notebook is listed, never a crash), and parts held for review are listed with
+their evidence and counted apart from the pass rates (issue 22, items 3 and 4)."""
 from __future__ import annotations
 
+import copy
 import csv
 import html
 import json
@@ -16,10 +19,11 @@ import nbformat
 import pytest
 from class_builder import unavailable
 
-from dropout_kit.checks.runner import CheckResult, ModuleResult
+from dropout_kit.checks.runner import CHECKS_MIME, CheckResult, ModuleResult
 from dropout_kit.classroom import gradebook, report
 from dropout_kit.classroom.course_paths import CoursePaths
 from dropout_kit.engine import broker
+from dropout_kit.engine.review import review_output
 from dropout_kit.harness.commands import nbgrader
 
 pytest_plugins = ["grading_fixtures"]
@@ -155,3 +159,203 @@ def test_nbgrader_export_still_works(parallel_class, tmp_path):
     assert set(rows) == set(parallel_class.grades)
     for student, cells in parallel_class.grades.items():
         assert float(rows[student]["raw_score"]) == pytest.approx(sum(g.score or 0 for g in cells.values()))
+
+
+# -- the verdicts are checked before they count ----------------------------------------------
+def graded_notebook() -> dict:
+    """The instructor's notebook as an autograded one: every kit cell holds verdicts as the
+    checker writes them (one check passed, one failed)."""
+    nb = nbformat.read(dropout.source_notebook(dropout.REPO), as_version=4)
+    for cell in nb.cells:
+        test_id = broker.kit_test_id(cell)
+        if test_id:
+            cell.outputs = broker.cell_outputs(ModuleResult(test_id, checks=[
+                CheckResult("a", "첫 검사", 1.0, True), CheckResult("b", "둘째 검사", 0.5, False, "틀렸습니다")]))
+    return json.loads(nbformat.writes(nb))
+
+
+def payload(data: dict, cell: str = "test_split") -> dict:
+    for nb_cell in data["cells"]:
+        if nb_cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == cell:
+            return next(o["data"][CHECKS_MIME] for o in nb_cell["outputs"] if CHECKS_MIME in o.get("data", {}))
+    raise KeyError(cell)
+
+
+def cell_of(data: dict, grade_id: str) -> dict:
+    return next(c for c in data["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _duplicate_payload(data):
+    outputs = cell_of(data, "test_split")["outputs"]
+    outputs.append(copy.deepcopy(next(o for o in outputs if CHECKS_MIME in o.get("data", {}))))
+
+
+def _verdicts_in_a_solution_cell(data):
+    cell_of(data, "split")["outputs"] = copy.deepcopy(cell_of(data, "test_split")["outputs"])
+
+
+# Each way a notebook's verdicts can be damaged, and what the report says about it.
+DAMAGE = {
+    "unknown key": (lambda d: payload(d).update(forged=True), "unknown field 'forged'"),
+    "unknown key in a check": (lambda d: payload(d)["checks"][0].update(bonus=1), "check 1: unknown field 'bonus'"),
+    "missing field": (lambda d: payload(d).pop("checks"), "missing field 'checks'"),
+    "missing field in a check": (lambda d: payload(d)["checks"][1].pop("passed"), "check 2: missing field 'passed'"),
+    "score as text": (lambda d: payload(d).update(score="1"), "'score' is str, not float"),
+    "passed as text": (lambda d: payload(d)["checks"][0].update(passed="yes"), "'passed' is str, not bool"),
+    "checks not a list": (lambda d: payload(d).update(checks={"a": 1}), "'checks' is dict, not list"),
+    "payload not an object": (lambda d: cell_of(d, "test_split")["outputs"][1]["data"].update(
+        {CHECKS_MIME: [1, 2]}), "list, not an object"),
+    "NaN score": (lambda d: payload(d).update(score=float("nan")), "'score' is nan, not a number of points"),
+    "huge points": (lambda d: payload(d)["checks"][0].update(points=1e300), "'points' is 1e+300"),
+    "negative points": (lambda d: payload(d)["checks"][1].update(points=-5), "'points' is -5"),
+    "score its checks do not give": (lambda d: payload(d).update(score=1.5), "score 1.5 is not what its checks give"),
+    "max_points not the checks' sum": (lambda d: payload(d).update(max_points=15), "max_points 15 is not the sum"),
+    "wrong test_id": (lambda d: payload(d).update(test_id="test_eval_predict"),
+                      "for 'test_eval_predict', in the cell of 'test_split'"),
+    "flags not texts": (lambda d: payload(d).update(flags=[{"x": 1}]), "'item' is dict, not str"),
+    "held not a boolean": (lambda d: payload(d).update(held="yes"), "'held' is str, not bool"),
+    "huge message": (lambda d: payload(d)["checks"][1].update(message="x" * 50_000), "50,000 characters"),
+    "two verdicts in a cell": (_duplicate_payload, "2 verdicts"),
+    "verdicts in a solution cell": (_verdicts_in_a_solution_cell, "not an autograder cell"),
+    "cells not a list": (lambda d: d.update(cells={}), "no list of cells"),
+}
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_each_kind_of_damaged_verdicts_is_named(kind, tmp_path):
+    damage, reason = DAMAGE[kind]
+    data = graded_notebook()
+    damage(data)
+    path = tmp_path / dropout.NOTEBOOK
+    path.write_text(json.dumps(data), encoding="utf-8")  # NaN as JSON's NaN, as json writes it
+    with pytest.raises(report.Damaged) as caught:
+        report.autograder_reports(path, dropout.AUTO_CELLS)
+    assert reason in str(caught.value)
+    reports, damaged = report.read_verdicts(tmp_path, dropout.DROPOUT)
+    assert reports == {} and damaged == [(dropout.NOTEBOOK, str(caught.value))]
+
+
+def test_sound_verdicts_are_read_and_only_the_assignments_notebook(tmp_path):
+    data = graded_notebook()
+    (tmp_path / dropout.NOTEBOOK).write_text(json.dumps(data), encoding="utf-8")
+    forged = graded_notebook()
+    for cell in forged["cells"]:
+        for output in cell.get("outputs", []):
+            if CHECKS_MIME in output.get("data", {}):
+                output["data"][CHECKS_MIME]["checks"][1]["passed"] = True
+    (tmp_path / "forged.ipynb").write_text(json.dumps(forged), encoding="utf-8")
+    (tmp_path / "garbage.ipynb").write_text("{", encoding="utf-8")
+    reports, damaged = report.read_verdicts(tmp_path, dropout.DROPOUT)
+    assert set(reports) == set(dropout.AUTO_CELLS)
+    assert all([v.passed for v in r.verdicts] == [True, False] for r in reports.values())
+    assert damaged == [("forged.ipynb", "not a notebook of the assignment (not read)"),
+                       ("garbage.ipynb", "not a notebook of the assignment (not read)")]
+    (tmp_path / dropout.NOTEBOOK).write_text("{", encoding="utf-8")
+    assert report.read_verdicts(tmp_path, dropout.DROPOUT)[1][0] == (
+        dropout.NOTEBOOK, "not a readable notebook (JSONDecodeError)")
+
+
+def hold(data: dict, cell: str, evidence: list[str]) -> None:
+    """What GuardGradeCells does to a kit cell it holds for review."""
+    nb_cell = cell_of(data, cell)
+    verdicts = payload(data, cell)
+    verdicts["held"], verdicts["flags"] = True, evidence[-1:]
+    nb_cell["outputs"] = [o for o in nb_cell["outputs"] if o["output_type"] != "execute_result"]
+    nb_cell["outputs"] += json.loads(json.dumps([review_output(evidence, verdicts["score"], verdicts["max_points"]),
+                                                 nbformat.v4.new_output("execute_result", data={"text/plain": "0.0"},
+                                                                        execution_count=None)]))
+
+
+EVIDENCE = ["cell 5 (split), line 3: builtins (Python's own functions): import builtins",
+            "my_dropout: 직접 구현했는지 코드만으로 판단하지 못했습니다: return F.dropout(x, p)"]
+
+
+def test_a_held_part_shows_its_evidence_and_automatic_score(tmp_path):
+    data = graded_notebook()
+    hold(data, "test_my_dropout_mask", EVIDENCE)
+    (tmp_path / dropout.NOTEBOOK).write_text(json.dumps(data), encoding="utf-8")
+    reports, damaged = report.read_verdicts(tmp_path, dropout.DROPOUT)
+    assert damaged == []
+    held = reports["test_my_dropout_mask"]
+    assert held.held and held.evidence == EVIDENCE and (held.score, held.max_points) == (1.0, 1.5)
+    assert not any(r.flagged for cell, r in reports.items() if cell != "test_my_dropout_mask")
+
+
+# -- a class with damaged, forged and held notebooks ---------------------------------------------
+@pytest.fixture(scope="module")
+def tampered_class(parallel_class, tmp_path_factory) -> Path:
+    """A copy of the graded class in which
+      * blank's notebook holds verdicts with an unknown key (once a TypeError for the whole class),
+      * no-scaling's folder holds forged.ipynb: the reference's notebook (full marks),
+      * threads-probe's test_split is held for review (the gradebook waits for a person)."""
+    root = tmp_path_factory.mktemp("tampered") / "course"
+    shutil.copytree(parallel_class.root, root)
+    paths = CoursePaths.load(root, dropout.ASSIGNMENT)
+
+    def rewrite(student: str, change) -> None:
+        path = paths.autograded_dir(student) / dropout.NOTEBOOK
+        data = json.loads(path.read_text(encoding="utf-8"))
+        change(data)
+        path.write_text(json.dumps(data), encoding="utf-8")
+
+    rewrite("blank", lambda data: payload(data).update(forged=True))
+    shutil.copy(paths.autograded_dir("reference") / dropout.NOTEBOOK, paths.autograded_dir("no-scaling") / "forged.ipynb")
+    rewrite("threads-probe", lambda data: hold(data, "test_split", EVIDENCE))
+    from nbgrader.api import Gradebook
+    with Gradebook(paths.db_url) as gb:
+        gb.find_grade("test_split", dropout.ASSIGNMENT, dropout.ASSIGNMENT, "threads-probe").needs_manual_grade = True
+        gb.db.commit()
+    return root
+
+
+@pytest.fixture(scope="module")
+def tampered_report(tampered_class, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tampered-report")
+    page = report.write_report(dropout.in_course(tampered_class), out)
+    assert page == out / "index.html"
+    return out
+
+
+def test_damaged_notebooks_are_listed_and_the_report_still_builds(tampered_report):
+    rendered = render(tampered_report / "index.html")
+    damaged = rendered["tables"]["damaged"]
+    assert damaged["rows"] == 2 and damaged["shownHeight"] > 0
+    assert re.search(r"blank\s+dropout\.ipynb\s+cell test_split: verdicts: unknown field 'forged'", damaged["text"])
+    assert re.search(r"no-scaling\s+forged\.ipynb\s+not a notebook of the assignment", damaged["text"])
+    assert rendered["tables"]["students"]["rows"] == 4  # every student is still in the report
+
+
+def test_held_parts_are_counted_apart_and_forged_verdicts_not_at_all(tampered_report, report_dir, parallel_class):
+    def checks(folder):
+        with (folder / "checks.csv").open(encoding="utf-8") as fh:
+            return {(c["cell"], c["check"]): c for c in csv.DictReader(fh)}
+    before, after = checks(report_dir), checks(tampered_report)
+    assert set(before) == set(after)
+    graded = report.collect(CoursePaths.load(parallel_class.root, dropout.ASSIGNMENT),
+                            dropout.in_course(parallel_class.root))
+    verdicts = {row.student: row.cells for row in graded.rows}
+    for (cell, title), check in after.items():
+        was = before[(cell, title)]
+        # Not counted: blank's verdicts (its notebook is damaged), no-scaling's forged notebook
+        # (never read), threads-probe's test_split (held: neither passed nor failed).
+        gone = [v for student, only in (("blank", None), ("threads-probe", "test_split")) if only in (None, cell)
+                for v in verdicts[student][cell].verdicts if v.title == title]
+        held = int(cell == "test_split")
+        assert int(check["held"]) == int(was["held"]) + held, (cell, title)
+        assert int(check["passed"]) == int(was["passed"]) - sum(v.passed for v in gone), (cell, title)
+        assert int(check["failed"]) == int(was["failed"]) - sum(not v.passed for v in gone), (cell, title)
+
+
+def test_flagged_parts_show_student_part_score_and_evidence(tampered_report):
+    rendered = render(tampered_report / "index.html")
+    flagged = rendered["tables"]["flagged"]
+    assert flagged["rows"] == 1 and flagged["shownHeight"] > 0
+    text = flagged["text"]
+    assert re.search(r"threads-probe\s+split\s+test_split\s+2 / 2\s+0 until reviewed", text), text
+    assert all(line in text for line in EVIDENCE), text
+    manual = rendered["tables"]["manual"]["text"]
+    assert "test_split (held for review)" in manual
+    with (tampered_report / "scores.csv").open(encoding="utf-8") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert rows["threads-probe"]["review_pending"] == "test_split"
+    assert float(rows["threads-probe"]["split"]) == 0  # recorded as 0 until a person grades it

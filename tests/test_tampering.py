@@ -1,16 +1,21 @@
 """Grades cannot be forged and the hidden checks cannot be read from a submission (issue 12).
 
-The tampering corpus (tests/tampering/corpus.py), the same answers without the attacks
-(honest twins) and two correct submissions are graded in ONE `nbgrader autograde` run
+The tampering class (tests/tampering/tampering_class.py: the corpus, the forgeries of what
+the kernel observes or reports, the attacks on the working folder and on the replies), the
+same answers without the attacks (honest twins) and two correct submissions are graded in ONE `nbgrader autograde` run
 of a scratch copy of the course (started beside the hostile round: tests/stock_rounds.py),
 with the short limits of the hostile run (tests/hostile/grading_run.py), then
 `nbgrader generate_feedback` makes every student's feedback page. Then:
   * both commands succeed, the correct students have full marks,
-  * in every case each right part keeps its points and each wrong or blank part loses
-    points, whatever the attack did (one rule: forged points and points an attack cost
+  * in every case each right part keeps its points (recorded, or suggested to the grader
+    if the part is held) and each wrong or blank part loses points or is held for review,
+    whatever the attack did (one rule: forged points and points an attack cost
     an honest answer both show up), and the attack did run,
-  * every case scores exactly what its honest twin scores: an attack changes no score
-    (the twins themselves score as the cases state, which checks the statements),
+  * every case scores exactly what its honest twin scores in the parts it does not hold:
+    an attack changes no score (the twins themselves score as the cases state, which checks
+    the statements); a part the integrity scan holds is recorded as 0 and needs a person,
+    its feedback says only that it awaits review, and no honest submission is held,
+  * a reviewer's grade of a held part stands at a regrade until the student's cells change,
   * no line of the hidden checks (grader_tests/, and what the instructor's notebook holds
     beyond the released one) appears in any feedback page or graded notebook's outputs,
     in clear or base64 / zlib / hex encoded, unless the student wrote it themselves.
@@ -32,17 +37,26 @@ import dropout_assignment as dropout
 import nbformat
 import pytest
 from hostile import grading_run
-from tampering import corpus
+from nbgrader.api import Gradebook
+from tampering import corpus, tampering_class
+from tampering.working_folder import (  # noqa: F401 - tests of this round, collected here
+    test_a_flood_of_replies_costs_its_parts_and_the_notebook_goes_on,
+    test_feedback_is_generated_without_the_kernels_files,
+    test_the_report_builds_and_is_not_forged,
+    test_what_the_kernel_writes_stays_out_of_autograded,
+)
 
 from dropout_kit.classroom import gradebook
+from dropout_kit.engine import review
+from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
 from dropout_kit.harness.commands import nbgrader
 
 pytest_plugins = ["stock_rounds"]
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
-CASES = corpus.CASES
-HONEST = [corpus.honest_id(name) for name in corpus.HONEST]
+CASES = tampering_class.CASES
+HONEST = [corpus.honest_id(name) for name in tampering_class.HONEST]
 STUDENTS = [corpus.CORRECT[0], *HONEST, *(corpus.student_id(case) for case in CASES), *corpus.CORRECT[1:]]
 # A hidden line shorter than this (after stripping) is too common to count as a leak.
 MIN_LINE = 20
@@ -152,15 +166,17 @@ def test_correct_students_get_full_marks(grades, student):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-def test_right_parts_keep_their_points(grades, case):
-    cells = grades[corpus.student_id(case)]
-    assert {c: cells[c].score for c in case.full} == {c: cells[c].max_score for c in case.full}
+def test_right_parts_keep_their_points(graded, grades, case):
+    """Right parts keep their points: recorded, or suggested to the grader if the part is held."""
+    automatic, cells = graded.run.automatic(corpus.student_id(case)), grades[corpus.student_id(case)]
+    assert {c: automatic[c] for c in case.full} == {c: cells[c].max_score for c in case.full}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-def test_wrong_parts_lose_points(grades, case):
-    cells = grades[corpus.student_id(case)]
-    kept = {c: cells[c].score for c in case.lose if not cells[c].score < cells[c].max_score}
+def test_wrong_parts_lose_points_or_are_held(graded, grades, case):
+    student = corpus.student_id(case)
+    cells, held = grades[student], graded.run.held(student)
+    kept = {c: cells[c].score for c in case.lose if c not in held and not cells[c].score < cells[c].max_score}
     assert not kept, f"wrong or blank parts kept full points: {kept}"
 
 
@@ -169,8 +185,10 @@ def scores(grades, student: str) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-def test_the_attack_changes_no_score(grades, case):
-    assert scores(grades, corpus.student_id(case)) == scores(grades, corpus.honest_id(case.honest))
+def test_the_attack_changes_no_score_it_does_not_hold(graded, grades, case):
+    held = graded.run.held(corpus.student_id(case))
+    attacked, twin = scores(grades, corpus.student_id(case)), scores(grades, corpus.honest_id(case.honest))
+    assert {c: attacked[c] for c in attacked if c not in held} == {c: twin[c] for c in twin if c not in held}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
@@ -178,6 +196,28 @@ def test_the_honest_twin_scores_as_the_case_states(grades, case):
     cells = grades[corpus.honest_id(case.honest)]
     assert {c: cells[c].score for c in case.full} == {c: cells[c].max_score for c in case.full}
     assert all(cells[c].score < cells[c].max_score for c in case.lose), scores(grades, corpus.honest_id(case.honest))
+
+
+@pytest.mark.parametrize("student", [*corpus.CORRECT, *HONEST])
+def test_no_honest_submission_is_held(graded, student):
+    assert graded.run.held(student) == {}
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_held_parts_are_recorded_as_zero_for_a_person(graded, student):
+    held = graded.run.recorded_while_held(student)
+    assert held == {c: (0.0, True) for c in held}
+    assert graded.run.flagged(student) == bool(held)
+
+
+@pytest.mark.parametrize("student", [corpus.student_id(case) for case in CASES])
+def test_feedback_of_a_held_part_says_it_awaits_review_and_nothing_more(graded, student):
+    held = graded.run.held(student)
+    page = graded.run.feedback_text(student)
+    assert (review.PENDING in page) == bool(held)
+    evidence = {line for record in held.values() for line in record["evidence"]}
+    assert [line for line in evidence if line in page] == []
+    assert "근거 (evidence)" not in page and "자동 채점 결과" not in page
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.shown], ids=lambda case: case.name)
@@ -215,3 +255,36 @@ def test_leak_detector_finds_encoded_lines_and_spares_the_students_own():
         assert leaked(hidden, page.format(shown), own="") == [secret], name
     assert leaked(hidden, page.format(secret), own=f"x = 1\n{secret}\n") == []
     assert leaked(hidden, page.format(base64.b64encode(b"unrelated text " * 5).decode()), own="") == []
+
+
+# -- a person's grade of a held part ---------------------------------------------------------
+# Last in this module: it grades one held submission again (the round's other results are read).
+def regrade(run: grading_run.Run, student: str) -> None:
+    nbgrader("autograde", dropout.ASSIGNMENT, "--student", student, "--force", *grading_run.limit_flags(),
+             cwd=run.course, env={"DROPOUT_KIT_SANDBOX": "namespaces", **SINGLE_THREAD_ENV})
+
+
+def grade_of(run: grading_run.Run, student: str, cell: str) -> tuple[float | None, bool]:
+    with Gradebook(f"sqlite:///{run.course / 'gradebook.db'}") as gb:
+        grade = gb.find_grade(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, student)
+        return grade.manual_score, grade.needs_manual_grade
+
+
+def test_a_reviewers_grade_stands_until_the_students_cells_change(graded):
+    run = graded.run
+    student, cell = next((s, next(iter(run.held(s)))) for s in STUDENTS if run.held(s))
+    with Gradebook(f"sqlite:///{run.course / 'gradebook.db'}") as gb:  # as the formgrader saves it
+        grade = gb.find_grade(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, student)
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gb.db.commit()
+
+    regrade(run, student)
+    assert grade_of(run, student, cell) == (1.0, False)
+
+    submitted = run.course / "submitted" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK
+    nb = nbformat.read(submitted, as_version=4)
+    first_answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    first_answer.source += "\n# 고쳤습니다"
+    nbformat.write(nb, submitted)
+    regrade(run, student)
+    assert grade_of(run, student, cell) == (None, True)

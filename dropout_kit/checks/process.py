@@ -11,10 +11,11 @@ The server listens on a Unix socket (SOCK_SEQPACKET) it inherits:
   "kill <pid>"                                                               →  "ok"
 A checker speaks JSON lines on its channel, its only way out:
   in:  {"run": "<test module>"}                  grade one autograder cell
-       {"reply": ...} / {"text": ...}            answers to its requests
+       {"reply": ...} / {"text": ...} / {"cells": [...]}   answers to its requests
        {"unavailable": "<why>"}                  the kernel cannot answer
   out: {"kernel": "<request>"}                   for the student's kernel's agent
        {"source": "<grade_id>"}                  a submitted cell's source
+       {"cells_before": "<grade_id>"}            the code cells' sources up to that cell
        {"result": {...}}                         the module's verdicts
 Everything else it would print (pytest, torch warnings) goes to its standard error.
 """
@@ -42,6 +43,8 @@ def main(argv: list[str]) -> int:
     import torch
     torch.set_num_threads(1)
     import dropout_kit.checks.runner  # noqa: F401
+    from dropout_kit.integrity.dropout_use import dropout_use
+    dropout_use(["def f(x):\n    return x"], "f")  # its parser's first use costs ~60 ms
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps ended checkers
     while True:

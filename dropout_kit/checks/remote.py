@@ -2,8 +2,11 @@
 
 The checks never hold the student's objects. They ask the kernel's agent
 (dropout_kit/kernel/agent.py) for values, calls, forward passes and re-runs, and get plain
-data back: tensors, numbers, strings, or a `Remote` that names an object's type. Two ways
-to reach the agent:
+data back: tensors, numbers, strings, or a `Remote` that names an object's type. Cell
+sources (`source`, `cells_before`) come from nbgrader's copy of the submission, never from
+the kernel. What the kernel reports about itself (a layer's `training` flag, its class
+names) can word a message but never earns a point: points come from sources and from values
+the checks compare with their own computation. Two ways to reach the agent:
   * `PipeKernel`, in the checker process during `nbgrader autograde`: requests go through
     nbgrader's process (dropout_kit/engine/broker.py), which runs them in the student's kernel;
   * `LocalKernel`, in one process (an instructor running the source notebook, the
@@ -56,13 +59,19 @@ class KernelTransport:
     def source(self, grade_id: str) -> str | None:
         raise NotImplementedError
 
+    def cells_before(self, grade_id: str) -> list[str] | None:
+        raise NotImplementedError
+
 
 class LocalKernel(KernelTransport):
-    """The agent in this process, over `namespace`; cell sources from `sources`."""
+    """The agent in this process, over `namespace`; cell sources from `sources` and the
+    code cells up to a cell from `cells_before` (without it: that cell's source alone)."""
 
-    def __init__(self, namespace: dict, sources: Callable[[str], str | None]):
-        self.agent = agent_module.Agent(namespace)
+    def __init__(self, namespace: dict, sources: Callable[[str], str | None],
+                 cells_before: Callable[[str], list[str] | None] | None = None):
+        self.agent = agent_module.Agent(namespace, quiet=True)
         self._sources = sources
+        self._cells_before = cells_before
 
     def ask(self, op: str, before=(), **args) -> dict:
         request = agent_module.decode(agent_module.encode({"op": op, "args": args, "before": list(before)}))
@@ -70,6 +79,12 @@ class LocalKernel(KernelTransport):
 
     def source(self, grade_id: str) -> str | None:
         return self._sources(grade_id)
+
+    def cells_before(self, grade_id: str) -> list[str] | None:
+        if self._cells_before is not None:
+            return self._cells_before(grade_id)
+        source = self._sources(grade_id)
+        return None if source is None else [source]
 
 
 class PipeKernel(KernelTransport):
@@ -92,6 +107,9 @@ class PipeKernel(KernelTransport):
 
     def source(self, grade_id: str) -> str | None:
         return self._round_trip({"source": grade_id})["text"]
+
+    def cells_before(self, grade_id: str) -> list[str] | None:
+        return self._round_trip({"cells_before": grade_id})["cells"]
 
 
 # -- what comes back ----------------------------------------------------------------------
@@ -117,7 +135,6 @@ class Call:
     error: StudentError | None = None
     grads: list = field(default_factory=list)
     args: list = field(default_factory=list)
-    torch_calls: list[str] = field(default_factory=list)
 
     def result(self):
         """The value, or the student's exception raised here."""
@@ -127,10 +144,10 @@ class Call:
 
 
 class RemoteFunction(Remote):
-    def call(self, *args, torch_calls=False, backward=False, return_args=False, **kwargs) -> Call:
+    def call(self, *args, backward=False, return_args=False, **kwargs) -> Call:
         reply = self.kernel.ask("call", ref=self.ref, args=[self.kernel.send(a) for a in args],
                                 kwargs={k: self.kernel.send(v) for k, v in kwargs.items()},
-                                torch_calls=torch_calls, backward=backward, return_args=return_args)
+                                backward=backward, return_args=return_args)
         return self._call_of(reply)
 
     def calls(self, argument_lists, **options) -> list[Call]:
@@ -148,8 +165,7 @@ class RemoteFunction(Remote):
         return Call(value=self.kernel.receive(reply.get("value")),
                     error=_student_error(reply.get("error")),
                     grads=reply.get("grads") or [],
-                    args=[self.kernel.receive(a) for a in reply.get("args", [])],
-                    torch_calls=reply.get("torch_calls", []))
+                    args=[self.kernel.receive(a) for a in reply.get("args", [])])
 
     def __call__(self, *args, **kwargs):
         """The result, or the student's exception raised here as a StudentError."""
@@ -158,6 +174,8 @@ class RemoteFunction(Remote):
 
 @dataclass
 class Layer:
+    """A submodule as the kernel describes it: for the wording of messages only (a
+    student's code can make it say anything)."""
     path: str
     types: list[str]
     training: bool
@@ -182,7 +200,8 @@ class Forward:
 
 class RemoteModule(RemoteFunction):
     def describe(self) -> tuple[list[Layer], dict[str, torch.Tensor]]:
-        """Every submodule (path "" is the module itself) and the state dict."""
+        """Every submodule (path "" is the module itself; for messages only) and the state
+        dict (values: what the checks compute with)."""
         reply = self.kernel.ask("describe", ref=self.ref)
         return [Layer(**layer) for layer in reply["layers"]], reply["state"]
 
@@ -194,6 +213,9 @@ class RemoteModule(RemoteFunction):
 
     def forward(self, inputs: torch.Tensor, training: bool | None = None, record=(),
                 repeat: int = 1) -> Forward:
+        """`repeat` passes on `inputs` in the kernel, autograd on, in the given mode (None:
+        the module's current one), with the input and output of the submodules at the paths
+        in `record`. Values to compare with the checks' own computation, nothing more."""
         reply = self.kernel.ask("forward", ref=self.ref, inputs=self.kernel.send(inputs),
                                 training=training, record=list(record), repeat=repeat)
         if reply.get("error"):
@@ -215,12 +237,12 @@ def _student_error(error: dict | None) -> StudentError | None:
 
 @dataclass
 class Rerun:
-    """A cell's source run again in a copy of the kernel's namespace."""
+    """A cell's source run again in the kernel's namespace, on private copies of its values
+    (the live ones are left as they were); its results stay in a scope of their own."""
     kernel: "Notebook"
     scope: str
     error: StudentError | None
     overrides: dict  # name → Remote of the modules the checker passed in
-    watch: dict  # path → {"initial": [...], "final": [...], "rows": {"train": n, "eval": n}}
 
     def has(self, name: str) -> bool:
         return self.kernel.has(name, scope=self.scope)
@@ -327,6 +349,11 @@ class Notebook:
         """The submitted source of a cell, from nbgrader's copy of the submission."""
         return self.transport.source(grade_id)
 
+    def cells_before(self, grade_id: str) -> list[str] | None:
+        """The sources of the notebook's code cells up to and including the cell `grade_id`,
+        in order, from nbgrader's copy of the submission; None without such a cell."""
+        return self.transport.cells_before(grade_id)
+
     # -- state of the kernel ------------------------------------------------------------
     @contextlib.contextmanager
     def seeded(self, seed: int):
@@ -350,13 +377,14 @@ class Notebook:
         finally:
             self.ask("unbind")
 
-    def rerun(self, source: str, overrides: dict | None = None, drop=(), watch: str | None = None) -> Rerun:
+    def rerun(self, source: str, overrides: dict | None = None, drop=()) -> Rerun:
+        """`source` run again in the kernel's namespace less `drop`, with `overrides` (values,
+        or networks of the checker's own sent as layers and weights)."""
         reply = self.ask("rerun", source=source,
                          overrides={k: self.send(v) for k, v in (overrides or {}).items()},
-                         drop=list(drop), watch=watch)
+                         drop=list(drop))
         return Rerun(self, reply["scope"], _student_error(reply.get("error")),
-                     {k: self.receive(v) for k, v in reply.get("overrides", {}).items()},
-                     reply.get("watch") or {})
+                     {k: self.receive(v) for k, v in reply.get("overrides", {}).items()})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,9 @@ class ModuleResult:
     test_id: str
     checks: list[CheckResult] = field(default_factory=list)
     error: str = ""
+    # Evidence for a person (construct, cell, line): what a check could not judge from
+    # data. A part with evidence is held for review (dropout_kit.engine.review).
+    flags: list[str] = field(default_factory=list)
 
     @property
     def max_points(self) -> float:
@@ -57,14 +61,28 @@ class ModuleResult:
     def as_data(self) -> dict:
         """The verdicts as data (the display output of MIME CHECKS_MIME in the cell)."""
         return {"test_id": self.test_id, "score": self.score, "max_points": self.max_points,
-                "error": self.error, "checks": [asdict(c) for c in self.checks]}
+                "error": self.error, "checks": [asdict(c) for c in self.checks],
+                "flags": list(self.flags)}
 
     @classmethod
     def from_data(cls, data: dict) -> "ModuleResult":
-        return cls(data["test_id"], [CheckResult(**c) for c in data["checks"]], data.get("error", ""))
+        return cls(data["test_id"], [CheckResult(**c) for c in data["checks"]], data.get("error", ""),
+                   [str(f) for f in data.get("flags", [])])
+
+
+# The result being filled while a module's checks run (one at a time per checker).
+_running: list[ModuleResult] = []
+
+
+def flag(evidence: str) -> None:
+    """Routes the current part to a person with `evidence` (which construct, cell, line):
+    for what a check cannot judge from data. The check itself neither passes nor fails by it."""
+    if _running:
+        _running[-1].flags.append(_bounded(evidence))
 
 
 CHECKS_MIME = "application/vnd.dropout-kit.checks+json"
+HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
 def _bounded(text: str) -> str:
@@ -75,7 +93,8 @@ def _student_message(excinfo: pytest.ExceptionInfo) -> str:
     """What the student reads for a failed check: our message, never a traceback."""
     error = excinfo.value
     if isinstance(error, KernelUnavailable):
-        return "커널이 응답하지 않아 검사하지 못했습니다."
+        why = str(error)  # nbgrader's side says why in Korean when it refused the answer
+        return _bounded(why) if HANGUL.search(why) else "커널이 응답하지 않아 검사하지 못했습니다."
     if isinstance(error, (AssertionError, pytest.fail.Exception)):
         return _bounded(str(error).strip() or "검사를 통과하지 못했습니다.")
     return _bounded(f"실행 중 오류가 났습니다: {describe_error(error)}")
@@ -154,6 +173,7 @@ def run_checks(test_id: str, notebook: Notebook, folder: Path) -> ModuleResult:
         if str(folder) not in sys.path:  # the checks' own helper modules
             sys.path.insert(0, str(folder))
         plugin = _CheckerPlugin(notebook, result)
+        _running.append(result)
         pytest_output = io.StringIO()
         old_autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -165,8 +185,10 @@ def run_checks(test_id: str, notebook: Notebook, folder: Path) -> ModuleResult:
                 try:
                     exit_code = pytest.main(pytest_arguments(module, folder), plugins=[plugin])
                 finally:
-                    notebook.flush()
+                    with contextlib.suppress(KernelUnavailable):  # the checks reported it already
+                        notebook.flush()
         finally:
+            _running.remove(result)
             sys.dont_write_bytecode = old_bytecode
             if old_autoload is None:
                 os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)

@@ -52,3 +52,9 @@ def part_scores(cells: dict[str, CellGrade], assignment: Assignment) -> dict[str
 def part_maxima(cells: dict[str, CellGrade], assignment: Assignment) -> dict[str, float]:
     return {part: sum(cells[c].max_score for c in ids if c in cells)
             for part, ids in assignment.parts.items()}
+
+
+def review_pending(cells: dict[str, CellGrade], assignment: Assignment) -> list[str]:
+    """Autograder cells held for a person's review (dropout_kit.engine.review) and not graded
+    by hand yet: recorded with 0 points, listed by the formgrader as needing manual grading."""
+    return [c for c in assignment.auto_cells if c in cells and cells[c].needs_manual_grade]

@@ -3,22 +3,33 @@
 Sources: nbgrader's gradebook (points per cell), the autograded notebooks (the verdicts
 the checker wrote into every autograder cell as data, CHECKS_MIME) and the record of the
 kit's grading runs (failures, timeouts, grading times).
+
+The verdicts are checked before they count: only the assignment's own notebook is read,
+and a payload with unknown, missing or mistyped fields, numbers that are not points, a
+score its checks do not give, or another cell's test_id makes its notebook "damaged"
+(listed with the reason, left out of the pass rates); the class report is built anyway.
+Parts held for a person's review (GuardGradeCells: "held" in the payload, the evidence in
+an output of REVIEW_MIME) are listed with their automatic score and evidence, and counted
+apart from passes and fails.
 """
 from __future__ import annotations
 
 import csv
 import html
 import json
+import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dropout_kit.assignment import Assignment
-from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult
+from dropout_kit.cells import grade_call, nbgrader_metadata
+from dropout_kit.checks.runner import CHECKS_MIME, CheckResult, ModuleResult
 from dropout_kit.classroom import gradebook
 from dropout_kit.classroom.changes import GradingState
 from dropout_kit.classroom.course_paths import CoursePaths
+from dropout_kit.engine.review import REVIEW_MIME
 
 PLOT_DPI = 100
 
@@ -38,31 +49,174 @@ class CellReport:
     verdicts: list[CheckVerdict] = field(default_factory=list)
     warning: str = ""  # the checks could not run (e.g. the time limit)
     error: str = ""  # the cell itself raised (e.g. CellTimeoutError, KernelDied)
+    score: float | None = None  # the checks' automatic score (the verdicts' "score")
+    max_points: float | None = None
+    held: bool = False  # held for a person's review: recorded as 0 until graded by hand
+    evidence: list[str] = field(default_factory=list)  # why it was flagged (construct, cell, line)
+
+    @property
+    def flagged(self) -> bool:
+        return self.held or bool(self.evidence)
 
 
-def cell_report(cell: str, outputs: list[dict]) -> CellReport:
-    """The verdicts of one autograder cell, from the data output the checker wrote
-    (CHECKS_MIME), never from the printed text."""
-    report = CellReport(cell)
+class Damaged(ValueError):
+    """An autograded notebook whose verdicts the report cannot trust (a reason, for the page)."""
+
+
+# -- the verdicts as the checker wrote them (CHECKS_MIME, runner.ModuleResult.as_data) --------
+# Bounds on what an honest payload holds: numbers are points, texts are short sentences.
+MAX_POINTS = 10_000.0
+MAX_TEXT = 10_000
+MAX_ITEMS = 1_000
+TOLERANCE = 1e-6
+PAYLOAD_FIELDS = {"test_id": str, "score": float, "max_points": float, "error": str, "checks": list}
+PAYLOAD_OPTIONAL = {"flags": list, "held": bool}
+CHECK_FIELDS = {"name": str, "title": str, "points": float, "passed": bool}
+CHECK_OPTIONAL = {"message": str, "gate": bool}
+REVIEW_FIELDS = {"evidence": list, "suggested": (float, type(None)), "points": float}
+
+
+def _value(where: str, name: str, value, kind):
+    """`value` if it is of `kind` (float: a finite number within bounds; str: a bounded text)."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if value is None and type(None) in kinds:
+        return None
+    if float in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 <= value <= MAX_POINTS:
+            raise Damaged(f"{where}: {name!r} is {value!r}, not a number of points")
+        return float(value)
+    if str in kinds and isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise Damaged(f"{where}: {name!r} is {len(value):,} characters long")
+        return value
+    if bool in kinds and isinstance(value, bool):
+        return value
+    if list in kinds and isinstance(value, list):
+        if len(value) > MAX_ITEMS:
+            raise Damaged(f"{where}: {name!r} holds {len(value):,} items")
+        return value
+    names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+    raise Damaged(f"{where}: {name!r} is {type(value).__name__}, not {names}")
+
+
+def _fields(where: str, data, required: dict, optional: dict) -> dict:
+    """The fields of `data` (a JSON object), checked: none missing, none unknown, each of its kind."""
+    if not isinstance(data, dict):
+        raise Damaged(f"{where}: {type(data).__name__}, not an object")
+    unknown = sorted(str(k) for k in data if k not in required and k not in optional)
+    if unknown:
+        raise Damaged(f"{where}: unknown field {unknown[0]!r}" + (f" (and {len(unknown) - 1} more)"
+                                                                     if len(unknown) > 1 else ""))
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise Damaged(f"{where}: missing field {missing[0]!r}")
+    return {k: _value(where, k, data[k], {**required, **optional}[k]) for k in data}
+
+
+def _texts(where: str, name: str, items: list) -> list[str]:
+    return [_value(f"{where}, {name}[{n}]", "item", item, str) for n, item in enumerate(items)]
+
+
+def parse_verdicts(data, test_id: str) -> ModuleResult:
+    """The verdicts of the checks of `test_id`, from an autograder cell's CHECKS_MIME output;
+    Damaged when they are not what the checker writes (fields, kinds, bounds, consistency)."""
+    where = "verdicts"
+    fields = _fields(where, data, PAYLOAD_FIELDS, PAYLOAD_OPTIONAL)
+    if fields["test_id"] != test_id:
+        raise Damaged(f"{where}: for {fields['test_id'][:100]!r}, in the cell of {test_id!r}")
+    checks = []
+    for number, check in enumerate(fields["checks"], 1):
+        checks.append(CheckResult(**_fields(f"{where}, check {number}", check, CHECK_FIELDS, CHECK_OPTIONAL)))
+    result = ModuleResult(fields["test_id"], checks, fields["error"],
+                          _texts(where, "flags", fields.get("flags", [])))
+    if abs(result.max_points - fields["max_points"]) > TOLERANCE:
+        raise Damaged(f"{where}: max_points {fields['max_points']:g} is not the sum of its checks' "
+                      f"points ({result.max_points:g})")
+    if abs(result.score - fields["score"]) > TOLERANCE:
+        raise Damaged(f"{where}: score {fields['score']:g} is not what its checks give ({result.score:g})")
+    return result
+
+
+def _outputs_of(where: str, outputs) -> list[dict]:
+    if not isinstance(outputs, list) or len(outputs) > MAX_ITEMS:
+        raise Damaged(f"{where}: its outputs are not a list of outputs")
     for output in outputs:
-        data = output.get("data", {}).get(CHECKS_MIME) if output.get("output_type") == "display_data" else None
-        if isinstance(data, dict):
-            result = ModuleResult.from_data(data)
-            report.verdicts = [CheckVerdict(cell, c.title, c.points, c.passed, c.message) for c in result.checks]
-            report.warning = result.error
+        if not isinstance(output, dict) or not isinstance(output.get("data", {}), dict):
+            raise Damaged(f"{where}: an output is not an output")
+    return outputs
+
+
+def cell_report(cell: str, outputs: list[dict], test_id: str | None = None) -> CellReport:
+    """The verdicts of one autograder cell, from the data output the checker wrote
+    (CHECKS_MIME), never from the printed text; `test_id`: the checks the cell runs (its
+    grade_id unless given). Damaged if the outputs hold anything but one valid payload."""
+    where = f"cell {cell}"
+    outputs = _outputs_of(where, outputs)
+    report = CellReport(cell)
+    payloads = [o for o in outputs if CHECKS_MIME in o.get("data", {})]
+    reviews = [o for o in outputs if REVIEW_MIME in o.get("data", {})]
+    if len(payloads) > 1 or len(reviews) > 1:
+        raise Damaged(f"{where}: {len(payloads)} verdicts and {len(reviews)} reviews (one of each at most)")
+    if payloads:
+        if payloads[0].get("output_type") != "display_data":
+            raise Damaged(f"{where}: verdicts in an output of type {str(payloads[0].get('output_type'))[:40]!r}")
+        try:
+            result = parse_verdicts(payloads[0]["data"][CHECKS_MIME], test_id or cell)
+        except Damaged as damage:
+            raise Damaged(f"{where}: {damage}") from None
+        report.verdicts = [CheckVerdict(cell, c.title, c.points, c.passed, c.message) for c in result.checks]
+        report.warning = result.error
+        report.score, report.max_points = result.score, result.max_points
+        report.evidence = list(result.flags)
+        report.held = payloads[0]["data"][CHECKS_MIME].get("held", False)
+    if reviews:  # held by GuardGradeCells: its evidence (the integrity scan's and the checks')
+        review = _fields(f"{where}, review", reviews[0]["data"][REVIEW_MIME], REVIEW_FIELDS, {})
+        report.held = True
+        report.evidence = _texts(f"{where}, review", "evidence", review["evidence"])
+        if report.score is None:
+            report.score, report.max_points = review["suggested"], review["points"]
     errors = [out for out in outputs if out.get("output_type") == "error"]
     if errors:
-        report.error = f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}".strip(": ")
+        report.error = f"{errors[-1].get('ename', 'Error')}: {errors[-1].get('evalue', '')}".strip(": ")[:MAX_TEXT]
     return report
 
 
-def autograder_reports(notebook: Path) -> dict[str, CellReport]:
-    """grade_id → the verdicts of its autograder cell, for one autograded notebook."""
-    reports = {}
-    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code":
-            reports[meta["grade_id"]] = cell_report(meta["grade_id"], cell.get("outputs", []))
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) and all(isinstance(s, str) for s in source) \
+        else source if isinstance(source, str) else ""
+
+
+def autograder_reports(notebook: Path, auto_cells: tuple[str, ...] | None = None) -> dict[str, CellReport]:
+    """grade_id → the verdicts of its autograder cell, for one autograded notebook
+    (`auto_cells`: the assignment's autograder cells; a verdict elsewhere is damage).
+    Damaged when the notebook or a cell's verdicts cannot be trusted."""
+    try:
+        data = json.loads(notebook.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise Damaged(f"not a readable notebook ({type(error).__name__})") from None
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if not isinstance(cells, list):
+        raise Damaged("not a notebook (no list of cells)")
+    reports: dict[str, CellReport] = {}
+    for number, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict):
+            raise Damaged(f"cell {number} is not a cell")
+        meta = nbgrader_metadata(cell)
+        gid = meta.get("grade_id")
+        is_auto = meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code"
+        if not is_auto:
+            if any(isinstance(o, dict) and isinstance(o.get("data"), dict) and CHECKS_MIME in o["data"]
+                   for o in (cell.get("outputs") if isinstance(cell.get("outputs"), list) else [])):
+                raise Damaged(f"cell {number}: verdicts in a cell that is not an autograder cell")
+            continue
+        if not isinstance(gid, str) or not gid or len(gid) > 200:
+            raise Damaged(f"cell {number}: an autograder cell without a valid grade_id")
+        if gid in reports:
+            raise Damaged(f"cell {gid} appears twice")
+        if auto_cells is not None and gid not in auto_cells:
+            raise Damaged(f"cell {gid} is not an autograder cell of the assignment")
+        reports[gid] = cell_report(gid, cell.get("outputs", []), grade_call(_source(cell)) or gid)
     return reports
 
 
@@ -79,6 +233,7 @@ class StudentRow:
     cells: dict[str, CellReport]
     seconds: float | None = None
     note: str = ""
+    review_pending: list[str] = field(default_factory=list)  # autograder cells held, not yet graded by hand
 
     @property
     def has_grades(self) -> bool:
@@ -106,6 +261,7 @@ class CheckStats:
     points: float
     passed: int = 0
     failed: int = 0
+    held: int = 0  # in parts held for review: neither passed nor failed until a person decides
     messages: Counter = field(default_factory=Counter)
 
     @property
@@ -118,11 +274,33 @@ class CheckStats:
 
 
 @dataclass
+class DamagedNotebook:
+    student: str
+    notebook: str
+    reason: str
+
+
+@dataclass
+class FlaggedPart:
+    """An autograder cell held for (or flagged to) a person: its automatic score, the
+    evidence, and what the gradebook records."""
+    student: str
+    part: str  # the assignment's part (its solution cell)
+    cell: str  # the autograder cell (its checks' module)
+    score: float | None  # what the checks gave, recorded only if a person agrees
+    max_points: float | None
+    evidence: list[str]
+    recorded: str  # "0 until reviewed" or the reviewer's points
+
+
+@dataclass
 class ClassReport:
     assignment: Assignment
     rows: list[StudentRow]
     checks: list[CheckStats]
     cell_errors: Counter  # (cell, error name) → submissions
+    damaged: list[DamagedNotebook] = field(default_factory=list)
+    flagged: list[FlaggedPart] = field(default_factory=list)
 
     def mistakes(self) -> list[tuple[str, str, int, str]]:
         """(cell, what went wrong, submissions, example message), most common first."""
@@ -132,35 +310,69 @@ class ClassReport:
         return sorted(found, key=lambda m: (-m[2], m[0], m[1]))
 
 
+def read_verdicts(folder: Path, assignment: Assignment) -> tuple[dict[str, CellReport], list[tuple[str, str]]]:
+    """The verdicts of a student's autograded folder: those of the assignment's notebook,
+    and (notebook, reason) for what cannot be trusted. Any other notebook there was not
+    written by nbgrader: it is listed, never read."""
+    reports: dict[str, CellReport] = {}
+    damaged: list[tuple[str, str]] = []
+    for notebook in sorted(folder.glob("*.ipynb")):
+        if notebook.name != assignment.notebook_name:
+            damaged.append((notebook.name, "not a notebook of the assignment (not read)"))
+            continue
+        try:
+            reports = autograder_reports(notebook, assignment.auto_cells)
+        except Damaged as damage:
+            damaged.append((notebook.name, str(damage)))
+        except Exception as error:  # noqa: BLE001 - one notebook never stops the class report
+            damaged.append((notebook.name, f"could not be read: {type(error).__name__}: {str(error)[:200]}"))
+    return reports, damaged
+
+
+def _recorded(grade: gradebook.CellGrade | None) -> str:
+    if grade is None:
+        return "not in the gradebook"
+    if grade.needs_manual_grade or grade.score is None:
+        return "0 until reviewed"
+    return f"reviewed: {grade.score:g} / {grade.max_score:g}"
+
+
 def collect(paths: CoursePaths, assignment: Assignment) -> ClassReport:
     cells = gradebook.cell_grades(paths.db_url, paths.assignment)
     state = GradingState(paths).students
     students = sorted(set(cells) | set(paths.students()))
     checks: dict[tuple[str, str], CheckStats] = {}
     cell_errors: Counter = Counter()
-    rows = []
+    part_of = {c.grade_id: c.part for c in assignment.cells}
+    order = {cell: index for index, cell in enumerate(assignment.auto_cells)}
+    rows, damaged, flagged = [], [], []
     for student in students:
         grades = cells.get(student, {})
         record = state.get(student, {})
-        reports = {}
-        for notebook in sorted(paths.autograded_dir(student).glob("*.ipynb")):
-            reports.update(autograder_reports(notebook))
+        reports, bad = read_verdicts(paths.autograded_dir(student), assignment)
+        damaged += [DamagedNotebook(student, notebook, reason) for notebook, reason in bad]
         for cell, cell_report in reports.items():
+            if cell_report.flagged:
+                flagged.append(FlaggedPart(student, part_of.get(cell, ""), cell, cell_report.score,
+                                           cell_report.max_points, cell_report.evidence,
+                                           _recorded(grades.get(cell)) if cell_report.held else "as graded"))
             for verdict in cell_report.verdicts:
                 stats = checks.get((cell, verdict.title))
                 if stats is None:
                     stats = checks[(cell, verdict.title)] = CheckStats("", cell, verdict.title, verdict.points)
-                if verdict.passed:
+                if cell_report.held:  # a person decides: not a pass nor a fail of the checks
+                    stats.held += 1
+                elif verdict.passed:
                     stats.passed += 1
                 else:
                     stats.failed += 1
                     stats.messages[verdict.message] += 1
-            if cell_report.error and not cell_report.verdicts:
+            if cell_report.error and not cell_report.verdicts and not cell_report.held:
                 cell_errors[(cell, cell_report.error.split(":")[0])] += 1
         auto_cells = [c for c in assignment.auto_cells if c in grades]
         if record.get("status") == "failed":
             status = "failed"
-        elif not auto_cells or all(grades[c].score is None for c in auto_cells):
+        elif not auto_cells or all(grades[c].score is None and not grades[c].auto for c in auto_cells):
             status = "not graded"
         else:  # graded by the kit (its record says graded or timeout) or by nbgrader itself
             status = record.get("status", "graded")
@@ -176,14 +388,15 @@ def collect(paths: CoursePaths, assignment: Assignment) -> ClassReport:
             manual={c: (None if grades[c].needs_manual_grade else grades[c].score)
                     for c in assignment.manual_cells if c in grades},
             manual_max={c: grades[c].max_score for c in assignment.manual_cells if c in grades},
-            cells=reports, seconds=record.get("seconds"), note=note))
-    order = {cell: index for index, cell in enumerate(assignment.auto_cells)}
+            cells=reports, seconds=record.get("seconds"), note=note,
+            review_pending=gradebook.review_pending(grades, assignment)))
     ordered = sorted(checks.values(), key=lambda c: (order.get(c.cell, len(order)), c.cell))
     per_cell: Counter = Counter()
     for stats in ordered:
         per_cell[stats.cell] += 1
         stats.key = f"{stats.cell.removeprefix('test_')} #{per_cell[stats.cell]}"
-    return ClassReport(assignment, rows, ordered, cell_errors)
+    flagged.sort(key=lambda f: (f.student, order.get(f.cell, len(order)), f.cell))
+    return ClassReport(assignment, rows, ordered, cell_errors, damaged, flagged)
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -194,21 +407,22 @@ def write_csv(report: ClassReport, out: Path) -> tuple[Path, Path]:
     with scores.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["student", "status", *parts, "auto_total", "auto_max",
-                         *report.assignment.manual_cells, "manual_pending", "seconds"])
+                         *report.assignment.manual_cells, "manual_pending", "review_pending", "seconds"])
         for row in report.rows:
             graded = row.has_grades
             writer.writerow([row.student, row.status,
                              *(f"{row.parts[p]:g}" if graded else "" for p in parts),
                              f"{row.auto_total:g}" if graded else "", f"{row.auto_max:g}" if graded else "",
                              *("" if row.manual.get(c) is None else f"{row.manual[c]:g}" for c in report.assignment.manual_cells),
-                             " ".join(row.manual_pending),
+                             " ".join(row.manual_pending), " ".join(row.review_pending),
                              "" if row.seconds is None else f"{row.seconds:.1f}"])
     checks = out / "checks.csv"
     with checks.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["key", "cell", "check", "points", "passed", "failed", "pass_rate"])
+        writer.writerow(["key", "cell", "check", "points", "passed", "failed", "held", "pass_rate"])
         for c in report.checks:
-            writer.writerow([c.key, c.cell, c.title, f"{c.points:g}", c.passed, c.failed, f"{c.pass_rate:.3f}"])
+            writer.writerow([c.key, c.cell, c.title, f"{c.points:g}", c.passed, c.failed, c.held,
+                             f"{c.pass_rate:.3f}"])
     return scores, checks
 
 
@@ -274,7 +488,19 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertic
 th { background: #f0f0f0; }
 img { display: block; margin: 0.5em 0 1.5em; max-width: 100%; }
 .summary td:first-child { font-weight: bold; }
+h1 .ko, h2 .ko { color: #666; font-weight: normal; }
+#flagged td:last-child:not([colspan]) { white-space: pre-wrap; font-family: monospace; font-size: 0.9em; }
 """
+
+
+def _heading(english: str, korean: str, level: int = 2) -> str:
+    return f'<h{level}>{html.escape(english)} <span class="ko" lang="ko">· {html.escape(korean)}</span></h{level}>'
+
+
+def _points(score: float | None, points: float | None) -> str:
+    if score is None:
+        return "none"
+    return f"{score:g} / {points:g}" if points is not None else f"{score:g}"
 
 
 def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
@@ -287,40 +513,62 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
         ["mean autograded points", f"{statistics.fmean(totals):.2f} / {top:g}" if totals else "-"],
         ["median autograded points", f"{statistics.median(totals):g} / {top:g}" if totals else "-"],
         ["full autograded points", sum(t == top for t in totals)],
-        ["waiting for manual grading", sum(bool(r.manual_pending) for r in report.rows)],
+        ["waiting for manual grading", sum(bool(r.manual_pending or r.review_pending) for r in report.rows)],
+        ["parts flagged for review", len(report.flagged)],
         ["timed out", sum(r.status == "timeout" for r in report.rows)],
         ["not graded (failed)", sum(r.status in ("failed", "not graded") for r in report.rows)],
+        ["damaged notebooks (verdicts not read)", len(report.damaged)],
     ]
     parts = list(report.assignment.parts)
     part_max = {p: max([r.part_max[p] for r in graded] or [0.0]) for p in parts}
+
+    def waiting(row: StudentRow) -> list[str]:
+        return [*row.manual_pending, *(f"{c} (held for review)" for c in row.review_pending)]
+
     students = [[r.student, r.status, *(f"{r.parts[p]:g}" for p in parts), f"{r.auto_total:g} / {r.auto_max:g}",
-                 ", ".join(r.manual_pending) or "done", "" if r.seconds is None else f"{r.seconds:.1f}"]
+                 ", ".join(waiting(r)) or "done", "" if r.seconds is None else f"{r.seconds:.1f}"]
                 for r in report.rows]
+    name = html.escape(report.assignment.name)
     sections = [
-        f"<h1>Grading report: {html.escape(report.assignment.name)}</h1>",
+        f'<h1>Grading report: {name} <span class="ko" lang="ko">· 채점 보고서</span></h1>',
         _table(["figure", "value"], summary, "summary").replace("<table", '<table class="summary"', 1),
-        "<h2>Score distribution</h2>",
+        _heading("Score distribution", "점수 분포"),
         _img(plots["score_distribution"], "Histogram of autograded points"),
         _img(plots["part_means"], "Mean score of each part"),
-        "<h2>Hidden checks</h2>",
+        _heading("Hidden checks", "숨겨진 검사"),
         _img(plots["check_pass_rates"], "Pass rate of each hidden check"),
-        _table(["key", "cell", "check", "points", "passed", "pass rate"],
-               [[c.key, c.cell, c.title, f"{c.points:g}", f"{c.passed}/{c.runs}", f"{100 * c.pass_rate:.0f}%"]
-                for c in report.checks], "checks"),
-        "<h2>Most common mistakes</h2>",
+        "<p>Pass rates count the graded parts; parts held for review are counted apart (held).</p>",
+        _table(["key", "cell", "check", "points", "passed", "held", "pass rate"],
+               [[c.key, c.cell, c.title, f"{c.points:g}", f"{c.passed}/{c.runs}", c.held,
+                 f"{100 * c.pass_rate:.0f}%"] for c in report.checks], "checks"),
+        _heading("Most common mistakes", "자주 나온 실수"),
         _table(["cell", "mistake (failed check)", "submissions", "example of what students were told"],
                [list(m) for m in report.mistakes()], "mistakes"),
-        "<h2>Waiting for manual grading</h2>",
+        _heading("Flagged for review", "검토 대상"),
+        "<p>Parts the checks could not judge from data alone, with the evidence (construct, cell, "
+        "line). A held part is recorded with 0 points until a person grades it in the formgrader "
+        "(Manual Grading); the automatic score is the checks' suggestion.</p>",
+        _table(["student", "part", "cell", "automatic score", "recorded", "evidence"],
+               [[f.student, f.part, f.cell, _points(f.score, f.max_points), f.recorded,
+                 "\n".join(f"• {line}" for line in f.evidence) or "(none given)"] for f in report.flagged],
+               "flagged"),
+        _heading("Waiting for manual grading", "수동 채점 대기"),
         "<p>Grade these in the formgrader (Manual Grading).</p>",
-        _table(["student", "cells"], [[r.student, ", ".join(r.manual_pending)]
-                                      for r in report.rows if r.manual_pending], "manual"),
-        "<h2>Failures and timeouts</h2>",
+        _table(["student", "cells"], [[r.student, ", ".join(waiting(r))]
+                                      for r in report.rows if waiting(r)], "manual"),
+        _heading("Failures and timeouts", "실패와 시간 초과"),
         "<p>Timed out: a cell hit the time limit twice, the second time with the machine to itself; "
         "the timed-out cells scored 0. Not graded: nbgrader could not grade the submission "
         "(see autograded/.dropout-kit/logs/).</p>",
         _table(["student", "status", "details"], [[r.student, r.status, r.note] for r in report.rows
                                                   if r.status != "graded"], "problems"),
-        "<h2>Students</h2>",
+        _heading("Damaged notebooks", "손상된 채점 기록"),
+        "<p>Autograded notebooks whose verdicts cannot be trusted (not what the checker writes, or a "
+        "notebook nbgrader did not write): left out of the pass rates and mistakes above. Scores "
+        "come from the gradebook as always; grading the submission again rewrites its notebook.</p>",
+        _table(["student", "notebook", "reason"], [[d.student, d.notebook, d.reason] for d in report.damaged],
+               "damaged"),
+        _heading("Students", "학생별 점수"),
         _table(["student", "status", *(f"{p} ({part_max[p]:g})" for p in parts), "auto total",
                 "manual grading", "grading time (s)"], students, "students"),
         '<p>CSV: <a href="scores.csv">scores.csv</a> (one row per student), '
@@ -328,7 +576,7 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
     ]
     page = out / "index.html"
     page.write_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    f"<title>Grading report: {html.escape(report.assignment.name)}</title>"
+                    f"<title>Grading report: {name}</title>"
                     f"<style>{STYLE}</style></head><body>\n" + "\n".join(sections) + "\n</body></html>\n",
                     encoding="utf-8")
     return page

@@ -7,7 +7,12 @@ Each worker process grades one submission at a time and, while it does, starts t
 submission's kernel (a spare: dropout_kit.engine.safe_execute.Spare) in a new empty folder:
 the next submission finds its kernel started and torch imported, and the kernel of the
 one before is stopped in the background. A spare serves one submission only, so no
-kernel, folder or state passes from one student to another."""
+kernel, folder or state passes from one student to another.
+
+The job's folder is the kernel's working folder (SafeExecute makes no copy of its own:
+`folder_is_scratch`); it is removed once the kernel is gone, and nothing of it goes back:
+the coordinator gets the executed notebook and the verdicts only, so nothing the student's
+code writes reaches autograded/, the report or the feedback."""
 from __future__ import annotations
 
 import asyncio
@@ -87,9 +92,9 @@ async def _run(payload: Payload, job: Job, log: logging.Logger) -> tuple[str, di
         if job.more_to_come:
             kernels.start_next(kind, config, kernel_name)
         preprocessor.background_stop = True
-    scratch = spare.folder.parent if spare else Path(tempfile.mkdtemp(prefix="dropout-kit-job-"))
-    folder = spare.folder if spare else scratch / "submission"
-    folder.mkdir(exist_ok=True)
+        preprocessor.folder_is_scratch = True  # the kernel works in the job's folder (removed below)
+    folder = spare.folder if spare else job_folder()
+    scratch = folder.parent
     try:
         for name, data in job.files.items():
             target = folder / name
@@ -110,6 +115,15 @@ async def _run(payload: Payload, job: Job, log: logging.Logger) -> tuple[str, di
             stop_in_background(unused.km, unused.kc, log)
         remove_in_background(scratch)  # once its kernel is gone
     return nbformat.writes(notebook), dict(resources.get(VERDICTS, {}))
+
+
+def job_folder() -> Path:
+    """A new folder for one submission's files and kernel: <tmp>/dropout-kit-job-*/submission."""
+    scratch = Path(tempfile.mkdtemp(prefix="dropout-kit-job-"))
+    scratch.chmod(0o711)  # a kernel of another account (the worker as root, no namespaces) goes through
+    folder = scratch / "submission"
+    folder.mkdir()
+    return folder
 
 
 class WarmKernels:
@@ -144,8 +158,7 @@ class WarmKernels:
         self._next = (key, asyncio.ensure_future(self._start(config, kernel_name)))
 
     async def _start(self, config: Config, kernel_name: str) -> Spare:
-        folder = Path(tempfile.mkdtemp(prefix="dropout-kit-job-")) / "submission"
-        folder.mkdir()
+        folder = job_folder()
         starter = SafeExecute(config=config, log=self._log)
         try:
             return await starter.start_spare(kernel_name, folder)

@@ -96,6 +96,8 @@ def run(config, source_notebook: Path) -> Canary:
 
     from dropout_kit.engine.broker import kit_test_id
     from dropout_kit.engine.guard_grade_cells import GuardGradeCells
+    from dropout_kit.engine.integrity_scan import IntegrityScan
+    from dropout_kit.engine.review import HELD
     from dropout_kit.engine.safe_execute import VERDICTS, SafeExecute
 
     started = time.perf_counter()
@@ -107,9 +109,11 @@ def run(config, source_notebook: Path) -> Canary:
         os.chmod(folder, 0o755)
         resources = {"metadata": {"path": folder},
                      "nbgrader": {"student": "canary", "assignment": source_notebook.parent.name}}
+        nb, resources = IntegrityScan(config=copy.deepcopy(config)).preprocess(nb, resources)
         nb, resources = SafeExecute(config=copy.deepcopy(config)).preprocess(nb, resources)
         nb, resources = GuardGradeCells(config=copy.deepcopy(config)).preprocess(nb, resources)
-    problems = []
+    problems = [f"the instructor's solution is held for review before {grade_id}: {'; '.join(evidence[:3])}"
+                for grade_id, evidence in resources[HELD].items()]
     for cell in nb.cells:
         test_id = kit_test_id(cell)
         if test_id is None:

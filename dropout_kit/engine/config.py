@@ -21,6 +21,7 @@ FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "dropout_kit.engine.scrub_test_tracebacks.ScrubTestTracebacks",
+    "dropout_kit.engine.pending_review_feedback.PendingReviewFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 SANITIZE_PREPROCESSORS = [
@@ -32,12 +33,14 @@ SANITIZE_PREPROCESSORS = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 AUTOGRADE_PREPROCESSORS = [
+    "dropout_kit.engine.integrity_scan.IntegrityScan",
     "dropout_kit.engine.safe_execute.SafeExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "dropout_kit.engine.guard_grade_cells.GuardGradeCells",
     "nbgrader.preprocessors.SaveAutoGrades",
+    "dropout_kit.engine.hold_for_review.HoldForReview",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -73,6 +76,11 @@ def configure_execution(c, course_root: Path) -> None:
     c.SafeExecute.notebook_timeout = 900
     c.SafeExecute.max_kernel_restarts = 3
     c.SafeExecute.max_output_bytes = 1_000_000
+    # The kernel's replies to the hidden checks' requests, kept in nbgrader's process: per
+    # request and per submission (the reference solution's largest reply is 0.8 MB, all of
+    # them 3.5 MB). Past a limit the request is refused and the kernel restarted.
+    c.SafeExecute.max_reply_bytes = 32 * 1024 * 1024
+    c.SafeExecute.max_submission_reply_bytes = 256 * 1024 * 1024
     # On a Dask worker the next submission's kernel is started while this one runs, and
     # imports these before the submission arrives (the assignment's first cell imports both).
     c.SafeExecute.warm_imports = ["torch", "matplotlib.pyplot"]

@@ -32,6 +32,7 @@ import math
 import queue
 import shutil
 import signal
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from time import monotonic
@@ -45,14 +46,19 @@ from nbformat.v4 import new_notebook, new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Integer, List, Unicode
 
-from dropout_kit.cells import grade_id
+from dropout_kit.cells import code_sources_before, grade_id
 from dropout_kit.checks.runner import ModuleResult, cell_score
 from dropout_kit.engine import broker
 from dropout_kit.engine.sandbox_kernel_manager import SandboxKernelManager
 from dropout_kit.kernel.agent import REPLY_MIME
 
-# What the kernel can do to a cell that nbclient reports by raising.
-KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, TimeoutError, RuntimeError, zmq.ZMQError)
+# What the kernel can do to a cell that nbclient reports by raising. A message that fails
+# its signature check (e.g. written by a process the student's code forked, which shares the
+# kernel's sockets) surfaces as ValueError from jupyter_client's Session: it costs the cell,
+# not the submission.
+CHANNEL_FAILURES = (ValueError,)
+KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, TimeoutError, RuntimeError, zmq.ZMQError, *CHANNEL_FAILURES)
+AFTER_RESTART = " 앞의 셀들을 새 커널에서 다시 실행한 뒤 다음 셀부터 채점을 계속했습니다."
 
 TRUNCATED = "\n… 출력이 너무 많아 여기서부터 생략했습니다 (셀당 {limit:,} 바이트까지 보관).\n"
 
@@ -67,6 +73,27 @@ class KernelExited(Exception):
 
 class CheckTimeout(Exception):
     """A kit autograder cell ran out of time while its kernel still answers."""
+
+
+class RepliesTooLarge(RuntimeError):
+    """The kernel's replies to the checks' requests passed a limit (`max_reply_bytes` for
+    one request, `max_submission_reply_bytes` for the submission). The request was refused
+    (the checker is told the answer is unavailable) and the kernel stopped: a kernel failure
+    of the cell being graded, which the cell loop follows with a restart and a replay."""
+
+    def __init__(self, message: str, student_message: str):
+        super().__init__(message)
+        self.student_message = student_message  # Korean, for the checker's `unavailable`
+
+
+MB = 1024 * 1024
+# What one reply message of the agent counts besides its buffers (a flood of empty replies
+# must reach the limits too).
+REPLY_OVERHEAD = 1024
+# Why a request got no answer, for the student (the checker's `unavailable`; the cell's
+# error adds that the kernel was restarted).
+REPLY_TOO_LARGE = "커널의 응답이 너무 커서 받지 않았습니다 (검사 요청 하나에 {limit} MB까지)."
+REPLIES_TOO_LARGE = "이 제출물에 대한 커널의 응답이 모두 합쳐 너무 커서 더 이상 받지 않았습니다 ({limit} MB까지)."
 
 
 # Where SafeExecute records the checker's verdict of each kit cell (read by GuardGradeCells).
@@ -177,6 +204,38 @@ def remove_in_background(folder: Path) -> None:
     _in_background(remove())
 
 
+# The kernel's working folder: a scratch copy (see scratch_copy), named like the sandbox's own
+# workspaces so that a leftover of either is found the same way.
+SCRATCH_PREFIX = "dropout-kit-kernel-"
+
+
+def scratch_copy(folder: Path) -> Path:
+    """A copy of `folder` (what nbgrader put in autograded/<student>/<assignment>/: the
+    notebook and the submission's other files) in a fresh temporary folder: the kernel works
+    there, so nothing it writes reaches autograded/, the instructor's report or the student's
+    feedback. Returns the copy, <scratch>/<folder's name>; remove it with remove_scratch.
+    Symbolic links are copied as links, never followed (nbgrader's intake keeps them out of
+    autograded/ already; a link must not bring the file it names into the kernel's folder)."""
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    scratch.chmod(0o711)  # a kernel of another account (nbgrader as root, no namespaces) goes through
+    copy_ = scratch / (folder.name or "submission")
+    try:
+        shutil.copytree(folder, copy_, symlinks=True)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return copy_
+
+
+def remove_scratch(copy_: Path, background: bool) -> None:
+    """Removes a scratch_copy once its kernel is gone (`background`: being stopped in the
+    background by this event loop; otherwise it is stopped already)."""
+    if background:
+        remove_in_background(copy_.parent)
+    else:
+        shutil.rmtree(copy_.parent, ignore_errors=True)
+
+
 def _retiring_here() -> list[asyncio.Task]:
     return [task for task in _retiring if task.get_loop() is asyncio.get_running_loop()]
 
@@ -208,6 +267,19 @@ class SafeExecute(Execute):
     max_output_bytes = Integer(
         1_000_000, help="output kept per cell; the rest is dropped with a note"
     ).tag(config=True)
+    max_reply_bytes = Integer(
+        32 * 1024 * 1024,
+        help="bytes of the kernel's replies kept for one request of the hidden checks (their "
+             "binary buffers, plus 1 kB per reply message). Past it the request is refused: the "
+             "checker is told the answer is unavailable (the part's checks score 0) and the "
+             "kernel is restarted, the earlier cells replayed. An honest reply is one message; "
+             "the largest of this course's reference solution is 0.8 MB (a forward pass "
+             "recorded on 200 inputs of 512 units)").tag(config=True)
+    max_submission_reply_bytes = Integer(
+        256 * 1024 * 1024,
+        help="bytes of the kernel's replies kept for one submission's hidden checks in all "
+             "(counted as for max_reply_bytes); later requests are refused. The course's "
+             "reference solution takes 3.5 MB").tag(config=True)
     grader_tests = Unicode(
         "", help="the course's grader_tests/ folder: assignment A's hidden checks are in its "
                  "subfolder A/, read only by A's checker process; empty: the kit's autograder "
@@ -226,6 +298,20 @@ class SafeExecute(Execute):
             "traceback": ["CellTimeoutError: 셀이 제한 시간 안에 끝나지 않아 중단했습니다."],
         },
     ).tag(config=True)
+
+    # Given by the caller, like `spare` and `background_stop`: the submission's folder is a
+    # scratch folder of this submission alone already (a Dask job's, removed by the caller),
+    # so the kernel works in it; otherwise it works in a scratch_copy of the folder.
+    folder_is_scratch = False
+    # The submission's folder the kernel's scratch copy stands for: the sandbox shows the copy
+    # at its path (SandboxKernelManager.workdir_shown).
+    _workdir_shown: Path | None = None
+    # The replies' budget (max_reply_bytes, max_submission_reply_bytes): this submission's
+    # reply bytes so far; the refusal that stopped this kernel mid-request (the cell loop
+    # restarts it, see raise_if_spoiled); why the last request got no answer (for the checker).
+    _reply_bytes = 0
+    _spoiled: RepliesTooLarge | None = None
+    _refused_because = ""
 
     def __init__(self, **kw):
         kw.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -251,10 +337,28 @@ class SafeExecute(Execute):
         self._check_assign_resources(resources)
         self._student = (resources or {}).get("nbgrader", {}).get("student", "?")
         self._assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
+        self._reply_bytes, self._spoiled, self._refused_because = 0, None, ""
+        # The kernel works in a scratch copy of the submission's folder (nbgrader's
+        # autograded/<student>/<assignment>/): nbgrader's executed notebook is the only output.
+        # A spare already runs in a folder of its own, as does a Dask job.
+        metadata = self.resources.setdefault("metadata", {})
+        given = metadata.get("path")
+        work, self._workdir_shown = None, None
+        if self.spare is None and not self.folder_is_scratch:
+            work = scratch_copy(Path(given)) if given else Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX)) / "empty"
+            work.mkdir(exist_ok=True)
+            metadata["path"] = str(work)
+            self._workdir_shown = Path(given) if given else None
         try:
             await self._async_run_notebook()
         finally:
             self._deadline = None
+            if work is not None:  # nbgrader's later steps see the folder as it was
+                if given is None:
+                    metadata.pop("path", None)
+                else:
+                    metadata["path"] = given
+                remove_scratch(work, background=self.background_stop)
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -308,6 +412,7 @@ class SafeExecute(Execute):
                 try:
                     if test_id:
                         await self._grade(cell, index, test_id)
+                        self.raise_if_spoiled()  # a reply over its budget: restart and replay
                         continue  # the checks leave the kernel's state as it was: no replay
                     await self._execute(cell, index)
                     if self._asked_exit:
@@ -373,12 +478,14 @@ class SafeExecute(Execute):
                     break
                 if "source" in message:
                     await self._checker.send({"text": broker.solution_source(self.nb, message["source"])})
+                elif "cells_before" in message:
+                    await self._checker.send({"cells": code_sources_before(self.nb.cells, message["cells_before"])})
                 elif "kernel" in message:
                     asked = monotonic()
                     reply = await self._ask_agent(base64.b64decode(message["kernel"]), deadline)
                     requests, in_kernel = requests + 1, in_kernel + monotonic() - asked
                     await self._checker.send({"reply": base64.b64encode(reply).decode("ascii")} if reply is not None
-                                             else {"unavailable": "no answer from the kernel's agent"})
+                                             else {"unavailable": self._refused_because or "no answer from the kernel's agent"})
         except (CheckTimeout, asyncio.TimeoutError):
             await self._checker.stop()
             cell.outputs = [error_output(self.error_on_timeout["ename"], self.error_on_timeout["evalue"])]
@@ -403,17 +510,63 @@ class SafeExecute(Execute):
         self.nb.cells[index] = cell
 
     async def _ask_agent(self, payload: bytes, deadline: float) -> bytes | None:
-        """One request to the kernel's agent; its answer (encoded), or None if it gave none."""
+        """One request to the kernel's agent; its answer (encoded), or None if it gave none.
+        None also when the replies' limits refuse it (max_reply_bytes,
+        max_submission_reply_bytes): `_refused_because` then says why, in Korean, for the
+        checker's `unavailable`. A request refused mid-way stops the kernel (it may still be
+        sending: nothing more of it may queue up here) and leaves it spoiled: later requests
+        get no answer, and the cell loop restarts it after this cell (raise_if_spoiled)."""
+        self._refused_because = ""
+        if self._spoiled is not None:
+            self._refused_because = self._spoiled.student_message
+            return None
+        if self._reply_bytes >= self.max_submission_reply_bytes:
+            self._refused_because = REPLIES_TOO_LARGE.format(limit=f"{self.max_submission_reply_bytes / MB:g}")
+            return None
         nonce = broker.new_nonce()
-        replies = await self._in_kernel(broker.request_code(nonce), deadline, buffers=[payload])
-        found = [buffers[0] for data, buffers in replies
-                 if isinstance(data, dict) and data.get("nonce") == nonce and buffers]
+        try:
+            replies = await self._in_kernel(broker.request_code(nonce), deadline, buffers=[payload])
+        except RepliesTooLarge as refused:
+            self._spoiled, self._refused_because = refused, refused.student_message
+            self.log.warning("SafeExecute: student %s: %s; the kernel is stopped and restarted after this cell",
+                             self._student, refused)
+            try:  # killed now, its channels kept until the restart (a dead kernel, should a cell use it)
+                await ensure_async(self.km.signal_kernel(signal.SIGKILL))
+            except Exception as error:  # noqa: BLE001 - it is stopped with its channels at the restart
+                self.log.warning("SafeExecute: student %s: killing the kernel: %s", self._student, error)
+            return None
+        found = [buffers[0] for nonce_given, buffers in replies if nonce_given == nonce and buffers]
         return bytes(found[0]) if found else None
+
+    def raise_if_spoiled(self) -> None:
+        """For the cell loop, right after a kit cell is graded (its outputs written): a kernel
+        stopped by the replies' limits is a kernel failure of that cell (RepliesTooLarge), so
+        it is restarted and the earlier cells replayed before the next cell."""
+        if self._spoiled is not None:
+            raise self._spoiled
+
+    def _count_reply(self, used: int, buffers: list) -> int:
+        """`used` plus one reply message of the current request, within the limits (else
+        RepliesTooLarge); the submission's total grows with it."""
+        size = REPLY_OVERHEAD + sum(memoryview(b).nbytes for b in buffers)
+        if used + size > self.max_reply_bytes:
+            limit = self.max_reply_bytes / MB
+            raise RepliesTooLarge(f"the kernel's replies to one request passed {limit:g} MB",
+                                  REPLY_TOO_LARGE.format(limit=f"{limit:g}"))
+        if self._reply_bytes + size > self.max_submission_reply_bytes:
+            self._reply_bytes = self.max_submission_reply_bytes  # no later request either
+            limit = self.max_submission_reply_bytes / MB
+            raise RepliesTooLarge(f"the kernel's replies to this submission's checks passed {limit:g} MB",
+                                  REPLIES_TOO_LARGE.format(limit=f"{limit:g}"))
+        self._reply_bytes += size
+        return used + size
 
     async def _in_kernel(self, code: str, deadline: float, buffers=()) -> list:
         """Runs `code` in the kernel quietly (no history, no cell hooks), with `buffers`
-        attached to the request, and returns the agent's replies (data, buffers); the
-        student's own output during it is dropped. Past the deadline the kernel is
+        attached to the request, and returns the agent's replies (nonce, buffers); the
+        student's own output during it is dropped as it comes (nothing of it is kept).
+        Replies beyond the limits (max_reply_bytes, max_submission_reply_bytes) raise
+        RepliesTooLarge, and those kept so far are dropped. Past the deadline the kernel is
         interrupted: CheckTimeout if it stops, CellTimeoutError if not."""
         request = self.kc.session.msg("execute_request", {
             "code": code, "silent": True, "store_history": False, "user_expressions": {},
@@ -422,6 +575,7 @@ class SafeExecute(Execute):
         self.kc.shell_channel.send(request)
         msg_id = request["header"]["msg_id"]
         replies = []
+        used = 0  # bytes of this request's replies
         interrupted_at = None
         while True:
             now = monotonic()
@@ -441,8 +595,13 @@ class SafeExecute(Execute):
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
-            if kind == "display_data" and REPLY_MIME in content.get("data", {}):
-                replies.append((content["data"][REPLY_MIME], msg.get("buffers") or []))
+            data = content.get("data") if kind == "display_data" else None
+            if isinstance(data, dict) and REPLY_MIME in data:
+                reply_buffers = msg.get("buffers") or []
+                used = self._count_reply(used, reply_buffers)
+                given = data[REPLY_MIME]
+                nonce = given.get("nonce") if isinstance(given, dict) else None
+                replies.append((nonce if isinstance(nonce, str) and len(nonce) <= 64 else None, reply_buffers))
             elif kind == "status" and content.get("execution_state") == "idle":
                 if interrupted_at is not None:
                     raise CheckTimeout()
@@ -463,6 +622,14 @@ class SafeExecute(Execute):
             ename, message = "KernelExited", (
                 "이 셀이 커널을 종료시켰습니다(exit()/quit()). 앞의 셀들을 새 커널에서 다시 실행한 뒤 "
                 "다음 셀부터 채점을 계속했습니다.")
+        elif isinstance(failure, RepliesTooLarge):
+            how = str(failure)
+            ename, message = "RepliesTooLarge", failure.student_message + AFTER_RESTART
+        elif isinstance(failure, CHANNEL_FAILURES):
+            how = f"the kernel's channel broke ({type(failure).__name__})"
+            ename, message = "KernelChannelBroken", (
+                f"커널과 주고받는 메시지가 깨졌습니다({type(failure).__name__}: {str(failure)[:100]}). "
+                "커널을 다시 시작했습니다." + AFTER_RESTART)
         elif self._timed_out:
             limit = self._cell_timeout
             how = f"unresponsive after {limit} s"
@@ -537,6 +704,7 @@ class SafeExecute(Execute):
         raise KernelStartFailed(str(error))
 
     async def _start_kernel_once(self, boot_agent: bool = False) -> None:
+        self._spoiled = None  # a new kernel answers again (the submission's reply total stays)
         spare, self.spare = self.spare, None
         if spare is not None and spare.kernel_name == self.nb.metadata.get("kernelspec", {}).get("name") \
                 and await ensure_async(spare.km.is_alive()):
@@ -550,6 +718,8 @@ class SafeExecute(Execute):
             stop_in_background(spare.km, spare.kc, self.log)
         self.km = self.create_kernel_manager()
         self.owns_km = True
+        if isinstance(self.km, SandboxKernelManager):  # the scratch copy, shown where the folder is
+            self.km.workdir_shown = self._workdir_shown
         await self.async_start_new_kernel()
         self.kc = self.km.client()
         await ensure_async(self.kc.start_channels())

@@ -13,10 +13,15 @@ when it is not installed). A Python kernel is always this environment's python (
 kernel of another language runs its own program, in the same sandbox and limits.
 
 Inside bubblewrap the kernel sees the system's read-only runtime (/usr, this Python,
-this environment), its own submission folder (autograded/<student>/<assignment>/,
-writable, its working directory) and a small private /tmp. The rest of the course
-(grader_tests/, gradebook.db, submitted/, autograded/<others>/, feedback/, release/,
-source/, the exchange, home directories) does not exist there. The checker process
+this environment), its working directory (writable) and a small private /tmp. Its working
+directory is a scratch copy of the submission's folder in the temporary folder, made by
+SafeExecute (dropout_kit.engine.safe_execute.scratch_copy; a Dask job's own folder on a
+worker), never autograded/<student>/<assignment>/ itself: nothing the student's code
+writes reaches the instructor's report or the feedback. The copy is shown to the kernel at
+the path of the folder it copies (`workdir_shown`), so that relative paths mean what they
+mean in stock nbgrader. The course (grader_tests/,
+gradebook.db, submitted/, autograded/, feedback/, release/, source/), the exchange and
+home directories do not exist there. The checker process
 (dropout_kit.engine.broker) is started in the same kind of sandbox by `confinement`, with the
 kit's package and grader_tests/ read-only and nothing writable.
 There is no network: only a loopback interface of its own. nbgrader reaches the kernel
@@ -216,6 +221,8 @@ class BwrapLayout:
     tmp_size_mb: int
     hidden_roots: list[Path] = field(default_factory=list)
     user_namespace: bool = True
+    # A writable path → where the sandbox shows it (by default, at its own path).
+    shown_at: dict[Path, Path] = field(default_factory=dict)
 
     def visible_read_only(self) -> list[Path]:
         """Read-only paths, minus any that would expose a hidden root (the course itself)."""
@@ -251,20 +258,21 @@ class BwrapLayout:
             mounts.append((Path("/sys/devices/system/cpu"), "--ro-bind"))
         mounts += [(p, "--ro-bind") for p in self.visible_read_only()]
         mounts += [(p, "--bind") for p in self.writable]
+        mounts = [(self.shown_at.get(path, path), path, kind) for path, kind in mounts]  # (inside, source, kind)
         args += symlinks
         args += ["--proc", "/proc", "--dev", "/dev",
                  "--perms", "1777", "--size", str(self.tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         # bubblewrap would create missing parents as 0700 root-owned directories.
         created: set[Path] = {Path("/"), Path("/tmp"), Path("/proc"), Path("/dev")}
         mounted: list[Path] = []
-        for path, kind in sorted(mounts, key=lambda m: str(m[0])):
+        for path, source, kind in sorted(mounts, key=lambda m: str(m[0])):
             for parent in reversed(path.parents):
                 if parent not in created and not any(_is_within(parent, m) for m in mounted):
                     args += ["--perms", "0755", "--dir", str(parent)]
                     created.add(parent)
-            args += [kind, str(path), str(path)]
+            args += [kind, str(source), str(path)]
             mounted.append(path)
-        args += ["--remount-ro", "/", "--chdir", str(self.workdir), "--"]
+        args += ["--remount-ro", "/", "--chdir", str(self.shown_at.get(self.workdir, self.workdir)), "--"]
         return args
 
 
@@ -341,6 +349,12 @@ class SandboxKernelManager(AsyncKernelManager):
     run_as_user = Unicode("nobody", help="account the kernel runs as when nbgrader runs as root "
                                          "(empty: stay root, no process limit)").tag(config=True)
 
+    # Set by the caller before the start (SafeExecute): where the sandbox shows the kernel its
+    # working directory, e.g. the autograded folder that directory is a scratch copy of, so
+    # that paths relative to it mean what they mean in stock nbgrader (with namespaces only;
+    # nothing is written there: the copy is what is bound).
+    workdir_shown: Path | None = None
+
     _workspace: Path | None = None
     _launch_prefix: list[str] = []
     _launch_env: dict[str, str] | None = None
@@ -410,19 +424,25 @@ class SandboxKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
     def _plan_launch(self, workdir: Path) -> None:
+        course = Path(self.course_root).resolve() if self.course_root else None
+        if course is not None and _is_within(workdir.resolve(), course):
+            warn_once(self.log, "Sandbox: the kernel's working folder %s is inside the course: the "
+                      "student's code can write there (SafeExecute gives its kernels a scratch copy)", workdir)
         self._launch_prefix, self._launch_env, self._identity = self.confinement(
             workdir=workdir.resolve(), scratch=self._workspace,
             read_only=[*python_runtime_paths(), *map(Path, self.read_only_paths),
                        *(kernelspec_paths(self.kernel_spec) if self.other_language else [])],
-            writable=[workdir.resolve(), self._workspace])
+            writable=[workdir.resolve(), self._workspace],
+            shown=Path(self.workdir_shown).resolve() if self.workdir_shown else None)
         if self._identity is not None:
             self._hand_over(workdir.resolve())
 
-    def confinement(self, workdir: Path, scratch: Path, read_only: list[Path],
-                    writable: list[Path]) -> tuple[list[str], dict[str, str], Identity | None]:
+    def confinement(self, workdir: Path, scratch: Path, read_only: list[Path], writable: list[Path],
+                    shown: Path | None = None) -> tuple[list[str], dict[str, str], Identity | None]:
         """How to start a process of student code or of the checks in this sandbox: the
         command prefix, the environment and the account it runs as. Also used for the
-        checker process (dropout_kit.engine.broker), with other paths."""
+        checker process (dropout_kit.engine.broker), with other paths. `shown`: where the
+        namespaces show `workdir` (one of the writable paths), if not at its own path."""
         mode = self.effective_mode()
         if mode == "off":
             return [], single_threaded(dict(os.environ), self.threads), None
@@ -442,6 +462,7 @@ class SandboxKernelManager(AsyncKernelManager):
                 tmp_size_mb=self.tmp_size_mb,
                 hidden_roots=[Path(self.course_root).resolve()] if self.course_root else [],
                 user_namespace=os.geteuid() != 0,
+                shown_at={workdir: shown} if shown is not None else {},
             )
             prefix += layout.args()
             env = kernel_environment(SANDBOX_HOME, "/tmp")

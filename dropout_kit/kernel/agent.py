@@ -12,18 +12,25 @@ This file holds no check and no answer, and it is self-contained: nbgrader's sid
 source to the kernel (dropout_kit.engine.broker) right after the kernel starts, before any student
 code, so the kernel needs torch and nothing of the kit. Requests and answers travel as the
 binary buffers of Jupyter messages.
-A student's code can replace or lie through it; the checker therefore recomputes what it can
-and judges behaviour, so a lying kernel has to produce correct behaviour to pass.
+
+A student's code can reach everything in this process, this agent included, so nothing it
+reports about itself is evidence: no trace of torch calls, no mode flag, no count of rows.
+It hands out values (tensors, state dicts, numbers) that the checker compares with its own
+computation, so a lying kernel has to produce the correct values to pass. Student code runs
+here the way it runs in the notebook: forward passes and calls with autograd on, re-runs in
+the kernel's own namespace dict (see op_rerun).
 """
 from __future__ import annotations
 
 import builtins
 import contextlib
+import copy
 import io
+import re
 import sys
+import types
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 REPLY_MIME = "application/vnd.dropout-kit.reply+json"
 USER = "user"  # the scope of the kernel's own namespace
@@ -55,14 +62,33 @@ def student_error(error: BaseException) -> dict:
     return error_of(error)
 
 
-class _TorchCalls(TorchFunctionMode):
-    def __init__(self):
-        super().__init__()
-        self.names: list[str] = []
+# Names IPython keeps in the user namespace (input and output history, its helpers) and
+# dunders: a re-run leaves them as they are, never copies or replaces them.
+_KERNEL_NAMES = re.compile(r"(In|Out|exit|quit|get_ipython|_{1,3}|_i{1,3}|_[io]h|_dh|_i?\d+|__\w*__)")
+# Values a cell cannot change in place (or that are code, shared by the live and the re-run).
+_SHARED = (type(None), bool, int, float, complex, str, bytes, range, type, types.ModuleType,
+           types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.names.append(getattr(func, "__name__", str(func)))
-        return func(*args, **(kwargs or {}))
+
+def _private_copies(namespace: dict, drop=()) -> dict:
+    """The namespace less `drop`, with each value a cell could change in place (tensors,
+    modules, optimizers, containers, instances) deep-copied, all with one memo so that what the
+    live values share (a net's parameters and its optimizer, a view and its base) the
+    copies share too. A value that cannot be copied (a tensor inside an autograd graph)
+    stays the live one."""
+    memo: dict = {id(namespace): namespace}  # a value that refers to the namespace keeps it
+    copies = {}
+    for name, value in namespace.items():
+        if name in drop:
+            continue
+        if isinstance(value, _SHARED) or _KERNEL_NAMES.fullmatch(name) or value is namespace:
+            copies[name] = value
+            continue
+        try:
+            copies[name] = copy.deepcopy(value, memo)
+        except Exception:
+            copies[name] = value
+    return copies
 
 
 def _build_module(spec: dict) -> torch.nn.Module:
@@ -82,8 +108,12 @@ def _build_module(spec: dict) -> torch.nn.Module:
 class Agent:
     """Answers the checker's requests against one namespace (the kernel's user_ns)."""
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, quiet: bool = False):
         self.namespace = namespace
+        # In the grading kernel the student's output during a request goes to that request,
+        # whose output nbgrader's side drops; `quiet` (an agent in the checker's own process)
+        # swallows it here instead.
+        self.quiet = quiet
         # Python's builtins as they were when the agent started (nbgrader's side starts it
         # before the student's first cell): put back while a request runs, so a student's
         # patched isinstance cannot bend the agent, torch's own Python code or the checks.
@@ -96,8 +126,11 @@ class Agent:
     # -- plain data out ---------------------------------------------------------------
     def plain(self, obj, depth: int = 0):
         """`obj` as data the checker can load, or a description with a reference."""
-        if obj is None or isinstance(obj, (bool, int, float, str)):
+        if obj is None or type(obj) in (bool, int, float, str):
             return obj
+        if type(obj) is not bool and isinstance(obj, (int, float)):  # numpy.float64 …: the value
+            with contextlib.suppress(TypeError, ValueError, OverflowError):
+                return (float.__float__ if isinstance(obj, float) else int.__index__)(obj)
         if isinstance(obj, torch.Tensor) and type(obj) is torch.Tensor or isinstance(obj, torch.nn.Parameter):
             return {"tensor": obj.detach().clone(), "requires_grad": bool(obj.requires_grad),
                     "grad_fn": obj.grad_fn is not None}
@@ -133,8 +166,7 @@ class Agent:
     # -- the requests -----------------------------------------------------------------
     def answer(self, request: dict) -> dict:
         """The answer to `request` ({"op", "args"}), after the requests in its "before"."""
-        quiet = io.StringIO()
-        with self._pristine_builtins(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        with self._pristine_builtins(), self._quiet():
             for name, args in request.get("before", ()):
                 self._run(name, args)
             return self._run(request.get("op", ""), request.get("args", {}))
@@ -144,6 +176,15 @@ class Agent:
         if op is None:
             return {"error": {"type": "UnknownRequest", "message": str(name)}}
         return op(**args)
+
+    @contextlib.contextmanager
+    def _quiet(self):
+        if not self.quiet:
+            yield
+            return
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
 
     @contextlib.contextmanager
     def _pristine_builtins(self):
@@ -190,20 +231,18 @@ class Agent:
                 namespace.pop(name, None)
         return {}
 
-    def op_call(self, ref: int, args=(), kwargs=None, torch_calls: bool = False,
-                backward: bool = False, return_args: bool = False) -> dict:
-        """Calls a function of the student's; optionally records every torch function it
-        reached, back-propagates the sum of its result, and returns the arguments after."""
+    def op_call(self, ref: int, args=(), kwargs=None, backward: bool = False,
+                return_args: bool = False) -> dict:
+        """Calls a function of the student's (autograd on, as in the notebook); optionally
+        back-propagates the sum of its result and returns the arguments after the call."""
         leaves = [self.value_in(a) for a in args]
         # A tensor that needs a gradient goes in as a copy of a leaf (as `x.clone()` in
         # the caller's code would): in-place operations on it work, gradients reach the leaf.
         live = [a.clone() if isinstance(a, torch.Tensor) and a.requires_grad else a for a in leaves]
         live_kwargs = {k: self.value_in(v) for k, v in (kwargs or {}).items()}
-        mode = _TorchCalls() if torch_calls else contextlib.nullcontext()
         reply: dict = {}
         try:
-            with mode:
-                result = self.refs[ref](*live, **live_kwargs)
+            result = self.refs[ref](*live, **live_kwargs)
             reply["value"] = self.plain(result)
             if backward and isinstance(result, torch.Tensor) and result.requires_grad:
                 result.sum().backward()
@@ -211,8 +250,6 @@ class Agent:
                                   else None for a in leaves]
         except BaseException as error:
             reply["error"] = student_error(error)
-        if torch_calls:
-            reply["torch_calls"] = sorted(set(mode.names))
         if return_args:
             reply["args"] = [self.plain(a) for a in live]
         return reply
@@ -223,7 +260,8 @@ class Agent:
                           for call in calls]}
 
     def op_describe(self, ref: int) -> dict:
-        """A module's layers (path, class, mode, Linear sizes) and its state."""
+        """A module's layers (path, class, mode, Linear sizes: what the module says of itself,
+        for the wording of messages) and its state dict (values the checker computes with)."""
         module = self.refs[ref]
         layers = []
         for path, sub in module.named_modules():
@@ -236,8 +274,9 @@ class Agent:
 
     def op_forward(self, ref: int, inputs, training: bool | None = None, record=(),
                    repeat: int = 1) -> dict:
-        """`repeat` passes of a module on `inputs` without autograd, in the given mode (the
-        modes restored afterwards), recording the first input and the output of the
+        """`repeat` passes of a module on `inputs`, with autograd on as in training (the
+        outputs go out detached), in the given mode (None: the module's current one; the
+        modes are restored afterwards), recording the first input and the output of the
         submodules at the paths in `record`."""
         module = self.refs[ref]
         x = self.value_in(inputs)
@@ -256,9 +295,8 @@ class Agent:
         try:
             if training is not None:
                 module.train(training)
-            with torch.no_grad():
-                for _ in range(repeat):
-                    outputs.append(self.plain(module(x)))
+            for _ in range(repeat):
+                outputs.append(self.plain(module(x)))
         except BaseException as error:
             return {"error": student_error(error)}
         finally:
@@ -268,49 +306,38 @@ class Agent:
                 sub.training = mode
         return {"outputs": outputs, "records": seen}
 
-    def op_rerun(self, source: str, overrides=None, drop=(), watch: str | None = None) -> dict:
-        """Runs a cell's source in a copy of the kernel's namespace (less `drop`, plus
-        `overrides`). Its output and figures are discarded; its error is returned. With
-        `watch`, every module's first parameters and the rows each Linear layer saw (by
-        training mode) are recorded and reported by path within the module named `watch`."""
+    def op_rerun(self, source: str, overrides=None, drop=()) -> dict:
+        """Runs a cell's source again in the kernel's own namespace dict, as the notebook ran
+        it (`globals()` is the kernel's user namespace), on private copies of the live values
+        (_private_copies), less `drop`, plus `overrides`. Afterwards the namespace holds
+        exactly what it held before (the same objects under the same names, nothing added);
+        what the re-run left is kept as a scope of its own for the checker's requests. Its
+        figures are closed; its error is returned."""
         from IPython.core.inputtransformer2 import TransformerManager
 
-        scope = {k: v for k, v in self.namespace.items() if k not in drop}
+        namespace = self.namespace
         live = {k: self.value_in(v) for k, v in (overrides or {}).items()}
-        scope.update(live)
-        watched: dict[int, dict] = {}
-
-        def pre_hook(module, args):
-            entry = watched.get(id(module))
-            if entry is None:
-                entry = watched[id(module)] = {
-                    "initial": [p.detach().clone() for p in module.parameters(recurse=False)],
-                    "rows": {"train": 0, "eval": 0}}
-            if isinstance(module, torch.nn.Linear) and args and isinstance(args[0], torch.Tensor):
-                entry["rows"]["train" if module.training else "eval"] += args[0].numel() // module.in_features
-
-        handle = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook) if watch else None
+        before = dict(namespace)
         figures = _figure_numbers()
         error = None
         try:
+            rerun = _private_copies(namespace, drop)
+            rerun.update(live)
+            namespace.clear()
+            namespace.update(rerun)
             code = compile(TransformerManager().transform_cell(source), "<student>", "exec")
-            exec(code, scope)
+            exec(code, namespace)
         except BaseException as caught:
             error = student_error(caught)
         finally:
-            if handle is not None:
-                handle.remove()
+            left = dict(namespace)
+            namespace.clear()
+            namespace.update(before)
             _close_new_figures(figures)
         key = f"rerun-{len(self.scopes)}"
-        self.scopes[key] = scope
-        reply = {"scope": key, "error": error,
-                 "overrides": {k: self.plain(v) for k, v in live.items() if isinstance(v, torch.nn.Module)}}
-        target = scope.get(watch) if watch else None
-        if isinstance(target, torch.nn.Module):
-            reply["watch"] = {
-                path: {**watched[id(m)], "final": [p.detach().clone() for p in m.parameters(recurse=False)]}
-                for path, m in target.named_modules() if id(m) in watched}
-        return reply
+        self.scopes[key] = left
+        return {"scope": key, "error": error,
+                "overrides": {k: self.plain(v) for k, v in live.items() if isinstance(v, torch.nn.Module)}}
 
     def op_reset(self) -> dict:
         """Forgets the previous cell's re-runs and references."""

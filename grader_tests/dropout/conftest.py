@@ -6,10 +6,9 @@ and seeded, in the checker and in the kernel (dropout_kit.checking.seeded), so a
 gives the same verdict and the student's own random state is untouched.
 """
 import pytest
-import torch
 
 import lecture
-from dropout_kit.checking import fail, function, module, seeded
+from dropout_kit.checking import fail, flag, function, module, seeded
 
 
 @pytest.fixture(autouse=True)
@@ -59,13 +58,22 @@ def solution_sources(student):
 
 
 @pytest.fixture
-def hand_written(my_dropout):
-    """Fails the check if `my_dropout` reaches any of torch's own dropouts."""
-    inputs = (torch.linspace(1, 2, 1000), torch.linspace(1, 2, 1000).reshape(50, 20))
-    calls = my_dropout.calls([((x, p), {"training": training}) for x in inputs for p in (0.5, 0.8, 0.9)
-                              for training in (True, False)], torch_calls=True)
-    # errors are the other checks' business
-    used = sorted({name for call in calls for name in call.torch_calls if "dropout" in name.lower()})
-    if used:
-        fail(f"torch의 드랍아웃({', '.join(used)})을 불렀습니다. 이 부분은 난수로 직접 "
+def hand_written(student):
+    """Fails the check if the submitted code uses torch's own dropout for my_dropout, read
+    from nbgrader's copy of the code cells up to the my_dropout cell (never from the kernel,
+    which the student's code controls). What the reading cannot resolve (a name built at run
+    time, exec, …) passes here and goes to a person with the line (flag)."""
+    from dropout_kit.integrity.dropout_use import dropout_use
+
+    sources = student.cells_before("my_dropout")
+    if sources is None:
+        fail("노트북에서 `my_dropout` 셀을 찾지 못했습니다.")
+    use = dropout_use(sources, "my_dropout")
+    if use.uses:
+        fail(f"my_dropout 에 torch의 드랍아웃을 썼습니다: {', '.join(use.uses)}. 이 부분은 난수로 직접 "
              "구현해야 점수를 받습니다 (torch.rand 등은 써도 됩니다).")
+    for line in use.unresolved:
+        flag(f"my_dropout written by hand? not decidable from the source: {line}")
+    if not use.defined and student.has("my_dropout"):
+        flag("my_dropout written by hand? no definition of my_dropout in the submitted code cells, "
+             "yet the kernel has one")

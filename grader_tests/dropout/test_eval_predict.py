@@ -1,10 +1,16 @@
 """Part 4, the evaluation-mode prediction.
 
 The student's eval_predict cell is re-run on a network of the lecture's architecture
-(in training mode) and the lecture's test data, so this part is judged on its own,
-whatever the earlier parts did. These checks are deterministic: the probe's dropout is
-off once the cell switched it to evaluation mode, and any output made with dropout on
-differs from the evaluation-mode output (equal with probability 0).
+(the checker's own, sent as layers and weights, in training mode) and the lecture's test
+data, so this part is judged on its own, whatever the earlier parts did. Everything is
+judged from values compared with the checker's own computation of that network, never from
+what the kernel says about it: "every layer in evaluation mode" means that two passes of the
+network the checker sent, in the mode the cell left it and with autograd on (as the
+notebook runs it), both equal the checker's evaluation-mode output; `yhat_test` must equal
+that output too; `mse_eval` must be a finite float equal to its MSE. NaN and ±inf never
+pass. These checks are deterministic: the probe's dropout is off once the cell switched it
+to evaluation mode, and any output made with dropout on differs from the evaluation-mode
+output (equal with probability 0).
 
 The lecture's claim, "dropout in evaluation mode gives a lower test MSE than no
 dropout", is checked by running the student's cell on the lecture's two trained networks
@@ -21,9 +27,11 @@ import pytest
 import torch
 
 import lecture
-from dropout_kit.checking import defined, describe_error, fail, is_kind, seeded
+from dropout_kit.checking import defined, describe_error, fail, finite_float, is_kind, real_tensor, seeded
 
 OUTPUTS = ("yhat_test", "mse_eval")
+# The kernel's outputs against the checker's: the same float32 operations, so in practice equal.
+SAME = dict(rtol=1e-5, atol=1e-7)
 
 
 def run_eval_cell(student, source, net):
@@ -51,6 +59,13 @@ def evaluation_output(net):
         return expected(lecture.split()["xtest"])
 
 
+def same(value, expected) -> bool:
+    """Whether a real, finite tensor from the kernel equals the checker's `expected`."""
+    return (isinstance(value, torch.Tensor) and not value.is_complex() and value.shape == expected.shape
+            and bool(torch.isfinite(value).all())
+            and torch.allclose(value.detach().to(expected.dtype), expected, **SAME))
+
+
 @pytest.fixture(scope="module")
 def probe():
     """An untrained lecture network in training mode, and what it should predict."""
@@ -64,42 +79,48 @@ def rerun_on_probe(student, solution_sources, probe):
     return run_eval_cell(student, solution_sources("eval_predict"), net)
 
 
-def evaluation_mode_problem(run):
-    """Whether the cell switched every layer of the network it was given (the object the
-    checker passed in, whatever the cell bound to the name `net`) to evaluation mode."""
-    layers = run.overrides["net"].layers()
-    still_training = [layer.type_name for layer in layers if layer.training]
-    if still_training and run.error is not None:
+def evaluation_mode_problem(run, expected):
+    """Whether the network the checker passed in (the object, whatever the cell bound to
+    the name `net`) computes its evaluation-mode output in the mode the cell left it: two
+    passes on xtest, autograd on, compared with the checker's own `expected`."""
+    sent = run.overrides["net"]
+    done = sent.forward(lecture.split()["xtest"], training=None, repeat=2)
+    if done.error is None and all(same(out, expected) for out in done.outputs):
+        return None
+    if run.error is not None:
         fail(f"eval_predict 셀을 다시 실행하다 오류가 났습니다: {describe_error(run.error)}")
-    if still_training:
-        top = next(layer for layer in layers if layer.path == "")
-        why = ("net.training = False 는 맨 위 모듈만 바꿉니다; " if not top.training else "")
-        return (f"셀을 실행한 뒤에도 학습모드인 층이 있습니다: {', '.join(still_training)}. "
-                f"{why}net.eval() 을 쓰세요.")
-    return None
+    if done.error is not None:
+        return f"셀을 실행한 뒤 net(xtest) 가 오류를 냈습니다: {describe_error(done.error)}"
+    # The kernel's own account of the modes words the hint; it decides nothing.
+    top = next((layer for layer in sent.layers() if layer.path == ""), None)
+    why = "net.training = False 는 맨 위 모듈만 바꿉니다; " if top is not None and not top.training else ""
+    return ("셀을 실행한 뒤에도 net 이 학습모드로 동작합니다: net(xtest) 를 두 번 계산했더니 평가모드의 "
+            f"출력과 다릅니다 (드랍아웃이 켜져 있음). {why}net.eval() 을 쓰세요.")
 
 
 def prediction_problem(run, expected):
     yhat = result(run, "yhat_test", torch.Tensor)
     if tuple(yhat.shape) != (20, 1):
         return f"yhat_test 의 shape이 {tuple(yhat.shape)} 입니다; (20, 1) 이어야 합니다."
+    real_tensor(yhat, "yhat_test")
     if yhat.requires_grad:
         return ("yhat_test 에 미분 정보(autograd graph)가 남아 있습니다. torch.no_grad() 안에서 "
                 "예측하거나 .data / .detach() 를 쓰세요.")
-    if not torch.allclose(yhat, expected, rtol=1e-5, atol=1e-7):
-        gap = (yhat - expected).abs().max().item()
+    if not same(yhat, expected):
+        gap = (yhat.to(expected.dtype) - expected).abs().max().item()
         return (f"yhat_test 가 평가모드 net 의 xtest 예측과 다릅니다 (최대 차이 {gap:.3g}). "
                 "net.eval() 을 한 뒤 net(xtest) 로 예측했는지 확인하세요.")
     return None
 
 
 def mse_problem(run):
-    mse = result(run, "mse_eval")
-    if not isinstance(mse, float):
-        kind = mse.type_name if hasattr(mse, "type_name") else type(mse).__name__
-        return f"mse_eval 은 파이썬 float 이어야 하는데 {kind} 입니다 (.item() 을 쓰세요)."
-    yhat = result(run, "yhat_test", torch.Tensor)
-    expected = torch.nn.functional.mse_loss(yhat.detach(), lecture.split()["ytest"]).item()
+    mse = finite_float(result(run, "mse_eval"), "mse_eval")
+    yhat = real_tensor(result(run, "yhat_test", torch.Tensor), "yhat_test").detach()
+    if not yhat.is_floating_point():
+        return f"mse_eval 을 확인하려면 yhat_test 가 실수(float) 텐서여야 하는데 {yhat.dtype} 입니다."
+    # Computed as the student's loss_fn computes it (broadcasting included): a wrong shape of
+    # yhat_test costs the prediction's check, not this one too.
+    expected = torch.nn.functional.mse_loss(yhat, lecture.split()["ytest"].to(yhat.dtype)).item()
     if abs(mse - expected) > 1e-6 * max(expected, 1e-12) + 1e-12:
         return (f"mse_eval 이 {mse:.6g} 인데 yhat_test 와 ytest 의 MSE 는 {expected:.6g} 입니다. "
                 "테스트 데이터(yhat_test, ytest)로 계산하세요.")
@@ -107,9 +128,9 @@ def mse_problem(run):
 
 
 @pytest.mark.points(1)
-def test_every_layer_in_evaluation_mode(rerun_on_probe):
+def test_every_layer_in_evaluation_mode(rerun_on_probe, probe):
     """net 의 모든 층이 평가모드 (net.eval())"""
-    problem = evaluation_mode_problem(rerun_on_probe)
+    problem = evaluation_mode_problem(rerun_on_probe, probe[1])
     if problem:
         fail(problem)
 
@@ -133,7 +154,7 @@ def test_mse_of_the_prediction(rerun_on_probe):
 @pytest.mark.points(0.5)
 def test_dropout_beats_no_dropout(student, solution_sources, rerun_on_probe, probe):
     """평가모드의 드랍아웃 net 이 드랍아웃 없는 net 보다 테스트 MSE가 작음 (강의의 학습된 net)"""
-    if evaluation_mode_problem(rerun_on_probe) or prediction_problem(rerun_on_probe, probe[1]) \
+    if evaluation_mode_problem(rerun_on_probe, probe[1]) or prediction_problem(rerun_on_probe, probe[1]) \
             or mse_problem(rerun_on_probe):
         fail("평가모드 예측(yhat_test, mse_eval)이 위의 검사를 통과해야 드랍아웃 없는 net 과 "
              "비교할 수 있습니다.")
@@ -145,7 +166,7 @@ def test_dropout_beats_no_dropout(student, solution_sources, rerun_on_probe, pro
         problem = prediction_problem(run, evaluation_output(net)) or mse_problem(run)
         if problem:
             fail(f"강의의 학습된 net 으로 eval_predict 셀을 실행했더니: {problem}")
-        mse[dropout] = result(run, "mse_eval", float)
+        mse[dropout] = finite_float(result(run, "mse_eval"), "mse_eval")
     if not mse[True] < mse[False]:
         fail(f"강의의 학습된 net 으로 eval_predict 셀을 실행했더니 테스트 MSE 가 드랍아웃(평가모드) "
              f"{mse[True]:.6f}, 드랍아웃 없음 {mse[False]:.6f} 입니다; 드랍아웃 쪽이 작아야 합니다.")

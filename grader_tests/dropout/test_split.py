@@ -1,6 +1,7 @@
 """Part 1, the 8:2 split: the first 80 rows of x and y for training, the last 20 for testing.
 
-Deterministic: every check compares with the lecture's data exactly.
+Deterministic: every check compares with the lecture's data exactly (a NaN, or a value
+of another kind, never equals a row).
 """
 import pytest
 import torch

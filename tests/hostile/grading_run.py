@@ -20,8 +20,11 @@ from pathlib import Path
 
 import dropout_assignment as dropout
 import nbformat
+from nbgrader.api import Gradebook
 
+from dropout_kit.cells import grade_id
 from dropout_kit.classroom import gradebook
+from dropout_kit.engine.review import review_of
 from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
 from dropout_kit.harness import samples
 from dropout_kit.harness.commands import BIN, environment, nbgrader
@@ -133,6 +136,30 @@ class Run:
 
     def markdown(self, student: str) -> str:
         return "\n".join(c.source for c in self.notebook(student).cells if c.cell_type == "markdown")
+
+    def held(self, student: str) -> dict[str, dict]:
+        """Autograder cells held for a person's review: grade_id → the grader's review record
+        (evidence, the automatic score as a suggestion), from the graded notebook."""
+        return {grade_id(cell): record for cell in self.notebook(student).cells
+                if (record := review_of(cell)) is not None}
+
+    def recorded_while_held(self, student: str) -> dict[str, tuple[float | None, bool]]:
+        """Held cell → (its automatic score in the gradebook, needs manual grading)."""
+        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
+            return {c: (grade.auto_score, grade.needs_manual_grade) for c in self.held(student)
+                    for grade in [gb.find_grade(c, dropout.ASSIGNMENT, dropout.ASSIGNMENT, student)]}
+
+    def flagged(self, student: str) -> bool:
+        """nbgrader's flag on the submitted notebook (the formgrader's "Flagged?")."""
+        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
+            return gb.find_submission_notebook(dropout.ASSIGNMENT, dropout.ASSIGNMENT, student).flagged
+
+    def automatic(self, student: str) -> dict[str, float | None]:
+        """What the autograder made of each autograder cell: the recorded score, or for a held
+        cell the score it suggests to the grader."""
+        held = self.held(student)
+        return {c: held[c]["suggested"] if c in held else self.grades[student][c].score
+                for c in dropout.AUTO_CELLS}
 
 
 # The submission time written beside every submission (before any due date).

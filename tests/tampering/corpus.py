@@ -623,13 +623,14 @@ def case_answers(case: Case, reference: dict[str, str], context: Context) -> dic
 
 
 def build_class(course: Path, reference: dict[str, str], context: Context, timestamp: str,
-                cases: tuple[Case, ...] = CASES) -> dict[str, Case | None]:
+                cases: tuple[Case, ...] = CASES, honest: dict[str, dict[str, str]] = HONEST
+                ) -> dict[str, Case | None]:
     """Writes the class into course/submitted/; returns student id → case (None: honest)."""
     release = dropout.release_notebook(course)
     students: dict[str, Case | None] = {}
     submissions = [(name, reference, None) for name in CORRECT[:1]]
     submissions += [(honest_id(name), {**{part: reference[part] for part in RIGHT_BY_DEFAULT}, **answers}, None)
-                    for name, answers in HONEST.items()]
+                    for name, answers in honest.items()]
     submissions += [(student_id(case), case_answers(case, reference, context), case) for case in cases]
     submissions += [(name, reference, None) for name in CORRECT[1:]]
     for student, answers, case in submissions:
