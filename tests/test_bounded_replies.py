@@ -27,6 +27,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
+from tampering.working_folder import FLOOD, FLOOD_COUNT, FLOOD_MB
+
 from dropout_kit.engine.safe_execute import VERDICTS, SafeExecute
 
 MB = 1024 * 1024
@@ -42,28 +44,6 @@ from dropout_kit.checking import defined
 def test_defined(student):
     """x = torch.ones(3)"""
     assert torch.equal(defined(student, "x", torch.Tensor), torch.ones(3))
-'''
-# The attack: every later request of the checks is answered by FLOOD_COUNT replies of
-# FLOOD_MB each (the same bytes object: the kernel itself needs little memory for it).
-FLOOD_COUNT = 200
-FLOOD_MB = 8
-FLOOD = f'''\
-import os
-_kernel = get_ipython().kernel
-_blob = os.urandom({FLOOD_MB} * 1024 * 1024)
-
-
-def _flood(nonce):
-    parent = _kernel.get_parent("shell")
-    content = {{"data": {{"application/vnd.dropout-kit.reply+json": {{"nonce": nonce}}}},
-               "metadata": {{}}, "transient": {{}}}}
-    for _ in range({FLOOD_COUNT}):
-        _kernel.session.send(_kernel.iopub_socket, "display_data", content, parent=parent,
-                             ident=_kernel._topic("display_data"), buffers=[_blob])
-
-
-__dropout_kit_agent__ = _flood
-print("flood installed")
 '''
 
 

@@ -323,7 +323,7 @@ def test_students_read_their_feedback(week, index):
     assert "[test_split]" in html and "✅" in html
     if index == 1:  # B's two mistakes, named in Korean
         assert "❌" in html
-        assert "학습모드인 층이 있습니다" in html
+        assert "net 이 학습모드로 동작합니다" in html
     comment = MANUAL[index]["why_dropout"][1] or MANUAL[index]["plot_modes"][1]
     assert comment in html
 

@@ -27,7 +27,14 @@ NBGRADER_TESTS = Path(nbgrader.__file__).resolve().parent / "tests" / "apps"
 MODULES = ("test_nbgrader_autograde.py", "test_nbgrader_generate_feedback.py", "test_nbgrader_validate.py")
 
 # test id (module::class::test) -> why the engine differs from stock nbgrader there.
-EXPECTED_DEVIATIONS: dict[str, str] = {}
+EXPECTED_DEVIATIONS: dict[str, str] = {
+    "test_nbgrader_autograde.py::TestNbGraderAutograde::test_side_effects":
+        "the kernel works in a scratch copy of the submission's folder: a file it writes does "
+        "not reach autograded/ (README, threat model)",
+    "test_nbgrader_autograde.py::TestNbGraderAutograde::test_showtraceback_exploit":
+        "the cheat cells use get_ipython(): the integrity scan holds the test cells after them "
+        "for a person, recorded as 0, so the notebook scores less than stock's 1 point",
+}
 
 # Tests nbgrader itself skips unconditionally (pytest.skip in the test body).
 STOCK_SKIPS = {

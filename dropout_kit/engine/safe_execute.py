@@ -14,7 +14,11 @@ ignores the interrupt after its timeout or the kernel dies. `SafeExecute` instea
   * grades the kit's autograder cells (hidden region `grade("<module>")`) outside the
     student's kernel, in a checker process (dropout_kit.engine.broker), and records the
     checker's verdict as the cell's score. Other cells, ordinary nbgrader test cells
-    included, run in the kernel as nbgrader runs them.
+    included, run in the kernel as nbgrader runs them,
+  * runs the kernel in a scratch copy of the submission's folder (nothing it writes
+    reaches autograded/), and caps the bytes of its replies to the checks, per request
+    (`max_reply_bytes`) and per submission (`max_submission_reply_bytes`): a request over
+    a cap fails and the kernel is restarted, the earlier cells replayed.
 Where submissions come one after another (a Dask worker, dropout_kit.cluster.task), the
 next student's kernel can be started ahead, while this one's runs (`start_spare`): a
 `Spare` is started in an empty folder of its own, boots the agent and imports

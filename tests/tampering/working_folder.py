@@ -82,9 +82,9 @@ print("WROTE notes.html")
 # Every request of the checks answered by FLOOD_COUNT replies of FLOOD_MB (one bytes object,
 # sent again and again: the kernel needs little memory for it).
 FLOOD_COUNT, FLOOD_MB = 200, 8
-FLOODS_REPLIES = f"""\
-torch.manual_seed(1)
-{PRINT_MARKER}
+# The kit's agent replaced: every later request of the checks gets FLOOD_COUNT replies of
+# FLOOD_MB each (the same bytes object: the kernel itself needs little memory for it).
+FLOOD = f"""\
 import os
 _kernel = get_ipython().kernel
 _blob = os.urandom({FLOOD_MB} * 1024 * 1024)
@@ -100,8 +100,8 @@ def _flood(nonce):
 
 
 __dropout_kit_agent__ = _flood
-print("FLOOD", "INSTALLED")
-{BLANK}"""
+print("FLOOD", "INSTALLED")"""
+FLOODS_REPLIES = f"torch.manual_seed(1)\n{PRINT_MARKER}\n{FLOOD}\n{BLANK}"
 
 WORKING_FOLDER = Case(
     "working-folder", "writes forged.ipynb, crash.ipynb, dropout.ipynb, *.json, notes.html in its working folder",
