@@ -17,8 +17,9 @@ that touched test data ends with NaN weights) decide.
 Not judged from data, so no point depends on it: the number of epochs (an untrained net
 cannot reach MIN_R2, nor one trained 10 epochs, but about 100 already can: R² at most 0.16
 untrained, 0.38-0.54 after 10 epochs, 0.84-0.87 after 100, for seeds 1-3) and whether
-training ran in training mode (a net trained with dropout off fits the curve as well). A cell that tells the re-run from the notebook by the data it is
-given (NaN rows, changed targets) is left to a person. The live net is not compared with a
+training ran in training mode (a net trained with dropout off fits the curve as well). A
+cell that tells the re-run from the notebook by the data it is given (NaN rows, changed
+targets) is not caught here (README, threat model). The live net is not compared with a
 re-run on the notebook's own data: that costs a second 1000-epoch training (doubling these
 checks' time), and a correct cell without a fixed seed (or seeded from the clock) differs
 from its re-run legitimately.
