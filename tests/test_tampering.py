@@ -265,7 +265,7 @@ def regrade(run: grading_run.Run, student: str) -> None:
 
 
 def grade_of(run: grading_run.Run, student: str, cell: str) -> tuple[float | None, bool]:
-    with Gradebook(f"sqlite:///{run.course / 'gradebook.db'}") as gb:
+    with Gradebook(run.db_url) as gb:
         grade = gb.find_grade(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, student)
         return grade.manual_score, grade.needs_manual_grade
 
@@ -273,7 +273,7 @@ def grade_of(run: grading_run.Run, student: str, cell: str) -> tuple[float | Non
 def test_a_reviewers_grade_stands_until_the_students_cells_change(graded):
     run = graded.run
     student, cell = next((s, next(iter(run.held(s)))) for s in STUDENTS if run.held(s))
-    with Gradebook(f"sqlite:///{run.course / 'gradebook.db'}") as gb:  # as the formgrader saves it
+    with Gradebook(run.db_url) as gb:  # as the formgrader saves it
         grade = gb.find_grade(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, student)
         grade.manual_score, grade.needs_manual_grade = 1.0, False
         gb.db.commit()

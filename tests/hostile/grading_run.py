@@ -96,6 +96,10 @@ class Run:
     before: dict[str, object]
     after: dict[str, object]
 
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.course / 'gradebook.db'}"
+
     def notebook(self, student: str) -> nbformat.NotebookNode:
         path = self.course / "autograded" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK
         return nbformat.read(path, as_version=4)
@@ -145,13 +149,13 @@ class Run:
 
     def recorded_while_held(self, student: str) -> dict[str, tuple[float | None, bool]]:
         """Held cell → (its automatic score in the gradebook, needs manual grading)."""
-        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
+        with Gradebook(self.db_url) as gb:
             return {c: (grade.auto_score, grade.needs_manual_grade) for c in self.held(student)
                     for grade in [gb.find_grade(c, dropout.ASSIGNMENT, dropout.ASSIGNMENT, student)]}
 
     def flagged(self, student: str) -> bool:
         """nbgrader's flag on the submitted notebook (the formgrader's "Flagged?")."""
-        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
+        with Gradebook(self.db_url) as gb:
             return gb.find_submission_notebook(dropout.ASSIGNMENT, dropout.ASSIGNMENT, student).flagged
 
     def automatic(self, student: str) -> dict[str, float | None]:
