@@ -19,8 +19,14 @@ import pytest
 import torch
 
 from dropout_kit.checks.remote import (  # noqa: F401
+    CALL,
+    DEFAULT,
     MISSING,
+    SMALL_CALL,
+    TRAINING,
+    Budget,
     Notebook,
+    OverBudget,
     Remote,
     RemoteFunction,
     RemoteModule,

@@ -89,6 +89,8 @@ def test_each_case_ends_as_stated(graded, case):
     assert {c: automatic[c] for c in case.zero} == {c: 0 for c in case.zero}
     for cell in case.partial:
         assert 0 < automatic[cell] < cells[cell].max_score, cell
+    assert {c: automatic[c] for c in case.scores} == case.scores
+    assert set(case.over_budget) <= set(graded.over_budget(student))
     for word in case.shown:
         assert word in outputs
     for word in case.blocked:

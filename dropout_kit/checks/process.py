@@ -11,11 +11,13 @@ The server listens on a Unix socket (SOCK_SEQPACKET) it inherits:
   "kill <pid>"                                                               →  "ok"
 A checker speaks JSON lines on its channel, its only way out:
   in:  {"run": "<test module>"}                  grade one autograder cell
-       {"reply": ...} / {"text": ...} / {"cells": [...]}   answers to its requests
-       {"unavailable": "<why>"}                  the kernel cannot answer
+       {"reply": ...} / {"text": ...} / {"cells": [...]} / {"value": ...}   answers to its requests
+       {"unavailable": "<why>", "over": {...}}   the kernel cannot answer (over: the request's
+                                                 budget it ran past: kind, limit, seconds, restarted)
   out: {"kernel": "<request>"}                   for the student's kernel's agent
        {"source": "<grade_id>"}                  a submitted cell's source
        {"cells_before": "<grade_id>"}            the code cells' sources up to that cell
+       {"ran_out_of_time": "<grade_id>"}         whether that cell was stopped at its time limit
        {"result": {...}}                         the module's verdicts
 Everything else it would print (pytest, torch warnings) goes to its standard error.
 """

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
@@ -39,6 +40,8 @@ class StudentError(Exception):
 
 def describe_error(error: BaseException) -> str:
     """One line about an exception raised by the student's code."""
+    if isinstance(error, OverBudget):
+        return str(error)
     name = error.type_name if isinstance(error, StudentError) else type(error).__name__
     if name == "NotImplementedError":
         return "아직 답을 작성하지 않았습니다 (NotImplementedError)"
@@ -50,10 +53,58 @@ class KernelUnavailable(Exception):
     """The kernel did not answer (it died, or the cell's time ran out)."""
 
 
+@dataclass(frozen=True)
+class Budget:
+    """What one request may cost in the kernel: wall seconds (past them nbgrader's side
+    interrupts it, or restarts the kernel and replays the cells if the interrupt does not
+    stop it) and megabytes of address space beyond what the kernel holds when the request
+    starts (a lower RLIMIT_AS set on the kernel from outside for the request)."""
+    seconds: float
+    memory_mb: int = 1024
+
+
+# A call of a student's function on the checks' inputs (milliseconds when correct; a loop
+# over the elements in Python takes about a second for 10 000 of them on a loaded core).
+CALL = Budget(seconds=10)
+# The first calls of a part, on a few elements: anything slower is not worth waiting for.
+SMALL_CALL = Budget(seconds=3, memory_mb=256)
+# A re-run of a training cell (1000 epochs: about 2 s on one core, 9 times that on a
+# machine shared with other work).
+TRAINING = Budget(seconds=60)
+# Reading a name, a state dict, a forward pass of the lecture's network.
+DEFAULT = Budget(seconds=20)
+
+
+class OverBudget(KernelUnavailable):
+    """A request ran past its Budget: `kind` "time" (it was stopped) or "memory" (an
+    allocation past the budget failed). The message is Korean, for the student."""
+
+    def __init__(self, message: str, kind: str, limit: float, seconds: float = 0.0,
+                 restarted: bool = False):
+        super().__init__(message)
+        self.kind, self.limit, self.seconds, self.restarted = kind, limit, seconds, restarted
+
+    def about(self, what: str) -> "OverBudget":
+        """The same event, said of `what` (e.g. "my_dropout 이 shape (10000,) 입력에")."""
+        if self.kind == "time":
+            text = f"{what} {self.limit:g}초 넘게 걸려서 중단했습니다."
+        else:
+            text = f"{what} 메모리를 {self.limit:g} MB 넘게 쓰려고 해서 중단했습니다."
+        if self.restarted:
+            text += " (중단 요청에 응답하지 않아 커널을 다시 시작하고 앞의 셀들을 다시 실행했습니다.)"
+        return OverBudget(text, self.kind, self.limit, self.seconds, self.restarted)
+
+
+# What torch or Python says when an allocation fails (RLIMIT_AS reached).
+_ALLOCATION_FAILED = re.compile(r"can't allocate memory|not enough memory|Cannot allocate memory|"
+                                r"out of memory|std::bad_alloc")
+
+
 # -- transports ---------------------------------------------------------------------------
 class KernelTransport:
-    def ask(self, op: str, before=(), **args) -> dict:
-        """Runs the requests in `before` (answers dropped), then `op`; returns its answer."""
+    def ask(self, op: str, before=(), budget: Budget = DEFAULT, **args) -> dict:
+        """Runs the requests in `before` (answers dropped), then `op` within `budget`; returns
+        its answer, or raises OverBudget."""
         raise NotImplementedError
 
     def source(self, grade_id: str) -> str | None:
@@ -61,6 +112,9 @@ class KernelTransport:
 
     def cells_before(self, grade_id: str) -> list[str] | None:
         raise NotImplementedError
+
+    def ran_out_of_time(self, grade_id: str) -> bool:
+        return False
 
 
 class LocalKernel(KernelTransport):
@@ -73,7 +127,8 @@ class LocalKernel(KernelTransport):
         self._sources = sources
         self._cells_before = cells_before
 
-    def ask(self, op: str, before=(), **args) -> dict:
+    def ask(self, op: str, before=(), budget: Budget = DEFAULT, **args) -> dict:
+        # In one process nothing bounds the request: the budgets apply in the grading kernel.
         request = agent_module.decode(agent_module.encode({"op": op, "args": args, "before": list(before)}))
         return agent_module.decode(agent_module.encode(self.agent.answer(request)))
 
@@ -97,19 +152,27 @@ class PipeKernel(KernelTransport):
         self._send(message)
         answer = self._receive()
         if "unavailable" in answer:
+            over = answer.get("over")
+            if isinstance(over, dict):
+                raise OverBudget(answer["unavailable"], over.get("kind", "time"), over.get("limit", 0),
+                                 over.get("seconds", 0.0), bool(over.get("restarted")))
             raise KernelUnavailable(answer["unavailable"])
         return answer
 
-    def ask(self, op: str, before=(), **args) -> dict:
+    def ask(self, op: str, before=(), budget: Budget = DEFAULT, **args) -> dict:
         request = agent_module.encode({"op": op, "args": args, "before": list(before)})
         request = base64.b64encode(request).decode("ascii")
-        return agent_module.decode(base64.b64decode(self._round_trip({"kernel": request})["reply"]))
+        answer = self._round_trip({"kernel": request, "seconds": budget.seconds, "memory_mb": budget.memory_mb})
+        return agent_module.decode(base64.b64decode(answer["reply"]))
 
     def source(self, grade_id: str) -> str | None:
         return self._round_trip({"source": grade_id})["text"]
 
     def cells_before(self, grade_id: str) -> list[str] | None:
         return self._round_trip({"cells_before": grade_id})["cells"]
+
+    def ran_out_of_time(self, grade_id: str) -> bool:
+        return bool(self._round_trip({"ran_out_of_time": grade_id})["value"])
 
 
 # -- what comes back ----------------------------------------------------------------------
@@ -120,6 +183,7 @@ class Remote:
     ref: int
     types: list[str]
     callable: bool
+    name: str = ""  # the name it was read from, for messages
 
     @property
     def type_name(self) -> str:
@@ -129,10 +193,19 @@ class Remote:
         return f"{kind.__module__}.{kind.__qualname__}" in self.types
 
 
+def shapes(values) -> str:
+    """The shapes of the tensors among `values`, for a message: "shape (10000,)"."""
+    found = []
+    for value in values:
+        if isinstance(value, torch.Tensor) and tuple(value.shape) not in found:
+            found.append(tuple(value.shape))
+    return ", ".join(f"shape {shape}" for shape in found) or "주어진"
+
+
 @dataclass
 class Call:
     value: object = None
-    error: StudentError | None = None
+    error: Exception | None = None
     grads: list = field(default_factory=list)
     args: list = field(default_factory=list)
 
@@ -144,26 +217,35 @@ class Call:
 
 
 class RemoteFunction(Remote):
-    def call(self, *args, backward=False, return_args=False, **kwargs) -> Call:
-        reply = self.kernel.ask("call", ref=self.ref, args=[self.kernel.send(a) for a in args],
-                                kwargs={k: self.kernel.send(v) for k, v in kwargs.items()},
-                                backward=backward, return_args=return_args)
-        return self._call_of(reply)
+    def call(self, *args, backward=False, return_args=False, budget: Budget = CALL, **kwargs) -> Call:
+        """One call in the kernel within `budget` (OverBudget past it)."""
+        self.kernel.refuse_if_slow(self.name)
+        what = f"{self.name or '함수'} 이 {shapes(args)} 입력에"
+        with self.kernel.budgeted(self.name, what):
+            reply = self.kernel.ask("call", budget=budget, ref=self.ref, args=[self.kernel.send(a) for a in args],
+                                    kwargs={k: self.kernel.send(v) for k, v in kwargs.items()},
+                                    backward=backward, return_args=return_args)
+        return self._call_of(reply, budget, what)
 
-    def calls(self, argument_lists, **options) -> list[Call]:
-        """Several calls in one round trip, in order: each item is a tuple of positional
-        arguments, or (args, kwargs). The results come back as Calls (see Call.result)."""
-        calls = []
+    def calls(self, argument_lists, budget: Budget = CALL, **options) -> list[Call]:
+        """Several calls in one round trip, in order, within one `budget`: each item is a
+        tuple of positional arguments, or (args, kwargs). The results come back as Calls
+        (see Call.result)."""
+        self.kernel.refuse_if_slow(self.name)
+        calls, given = [], []
         for item in argument_lists:
             args, kwargs = item if len(item) == 2 and isinstance(item[1], dict) else (item, {})
+            given += [*args, *kwargs.values()]
             calls.append({"args": [self.kernel.send(a) for a in args],
                           "kwargs": {k: self.kernel.send(v) for k, v in kwargs.items()}})
-        reply = self.kernel.ask("calls", ref=self.ref, calls=calls, **options)
-        return [self._call_of(one) for one in reply["calls"]]
+        what = f"{self.name or '함수'} 이 {shapes(given)} 입력에"
+        with self.kernel.budgeted(self.name, what):
+            reply = self.kernel.ask("calls", budget=budget, ref=self.ref, calls=calls, **options)
+        return [self._call_of(one, budget, what) for one in reply["calls"]]
 
-    def _call_of(self, reply: dict) -> Call:
+    def _call_of(self, reply: dict, budget: Budget, what: str) -> Call:
         return Call(value=self.kernel.receive(reply.get("value")),
-                    error=_student_error(reply.get("error")),
+                    error=self.kernel.noted(_student_error(reply.get("error"), budget, what)),
                     grads=reply.get("grads") or [],
                     args=[self.kernel.receive(a) for a in reply.get("args", [])])
 
@@ -216,10 +298,12 @@ class RemoteModule(RemoteFunction):
         """`repeat` passes on `inputs` in the kernel, autograd on, in the given mode (None:
         the module's current one), with the input and output of the submodules at the paths
         in `record`. Values to compare with the checks' own computation, nothing more."""
-        reply = self.kernel.ask("forward", ref=self.ref, inputs=self.kernel.send(inputs),
-                                training=training, record=list(record), repeat=repeat)
+        what = f"{self.name or 'net'} 이 {shapes([inputs])} 입력에"
+        with self.kernel.budgeted(None, what):
+            reply = self.kernel.ask("forward", ref=self.ref, inputs=self.kernel.send(inputs),
+                                    training=training, record=list(record), repeat=repeat)
         if reply.get("error"):
-            return Forward([], {}, _student_error(reply["error"]))
+            return Forward([], {}, self.kernel.noted(_student_error(reply["error"], DEFAULT, what)))
         records = {path: {k: self.kernel.receive(v) for k, v in entry.items()}
                    for path, entry in reply["records"].items()}
         return Forward([self.kernel.receive(o) for o in reply["outputs"]], records)
@@ -231,8 +315,14 @@ class RemoteModule(RemoteFunction):
         return done.outputs[0]
 
 
-def _student_error(error: dict | None) -> StudentError | None:
-    return StudentError(error["type"], error["message"]) if error else None
+def _student_error(error: dict | None, budget: Budget = DEFAULT, what: str = "") -> Exception | None:
+    """The student's exception, or OverBudget where an allocation failed (the request's
+    memory budget, or the kernel's own limit, was reached)."""
+    if not error:
+        return None
+    if error["type"] == "MemoryError" or _ALLOCATION_FAILED.search(error["message"]):
+        return OverBudget("", "memory", budget.memory_mb).about(what or "학생의 코드가")
+    return StudentError(error["type"], error["message"])
 
 
 @dataclass
@@ -286,18 +376,54 @@ class Notebook:
         self.transport = transport
         self._answers: dict[tuple, dict] = {}
         self._deferred: list[tuple[str, dict]] = []
+        self._bindings: list[tuple[str, object]] = []  # bound for the checks, in order
+        # Functions that ran past a time budget in this module: not called again here.
+        self.slow: dict[str, OverBudget] = {}
+        # Every budget a request ran past, for the instructor's report.
+        self.over_budget: list[OverBudget] = []
 
-    def ask(self, op: str, **args) -> dict:
+    def ask(self, op: str, budget: Budget = DEFAULT, **args) -> dict:
         key = (op, repr(sorted(args.items()))) if op in READ_ONLY else None
         if key in self._answers:
             return self._answers[key]
         if key is None:
             self._answers.clear()
         before, self._deferred = self._deferred, []
-        answer = self.transport.ask(op, before=before, **args)
+        try:
+            answer = self.transport.ask(op, before=before, budget=budget, **args)
+        except OverBudget as over:
+            if over.restarted:  # a fresh kernel: what the checks had bound there is bound again
+                self._deferred = [("bind", {"name": name, "value": self.send(value)})
+                                  for name, value in self._bindings]
+            raise
         if key is not None:
             self._answers[key] = answer
         return answer
+
+    @contextlib.contextmanager
+    def budgeted(self, name: str | None, what: str):
+        """Says of `what` the OverBudget raised in the block; a function `name` that ran out
+        of time is remembered as slow (refuse_if_slow)."""
+        try:
+            yield
+        except OverBudget as over:
+            said = self.noted(over.about(what))
+            if name and over.kind == "time":
+                self.slow[name] = said
+            raise said from None
+
+    def noted(self, error):
+        """`error`, kept in over_budget if it is an OverBudget."""
+        if isinstance(error, OverBudget):
+            self.over_budget.append(error)
+        return error
+
+    def refuse_if_slow(self, name: str) -> None:
+        """A function that ran past its time budget earlier in this module is not called again:
+        each such call would cost its whole budget."""
+        if name in self.slow:
+            raise OverBudget(f"{self.slow[name]} 그래서 이 검사에서는 다시 부르지 않았습니다.",
+                             self.slow[name].kind, self.slow[name].limit)
 
     def flush(self) -> None:
         """Sends the deferred requests (the restoring of the kernel's random state)."""
@@ -316,7 +442,7 @@ class Notebook:
             return {"torch": value.dotted}
         return value
 
-    def receive(self, plain):
+    def receive(self, plain, name: str = ""):
         if not isinstance(plain, dict):
             return plain
         if "tensor" in plain:
@@ -332,7 +458,7 @@ class Notebook:
         if "ref" in plain:
             cls = RemoteModule if MODULE_TYPE in plain["types"] else \
                 RemoteFunction if plain["callable"] else Remote
-            return cls(self, plain["ref"], plain["types"], plain["callable"])
+            return cls(self, plain["ref"], plain["types"], plain["callable"], name)
         return plain
 
     def has(self, name: str, scope: str = agent_module.USER) -> bool:
@@ -343,7 +469,7 @@ class Notebook:
         reply = self.ask("get", name=name, scope=scope)
         if reply.get("missing"):
             return MISSING
-        return self.receive(reply["value"])
+        return self.receive(reply["value"], name)
 
     def source(self, grade_id: str) -> str | None:
         """The submitted source of a cell, from nbgrader's copy of the submission."""
@@ -353,6 +479,11 @@ class Notebook:
         """The sources of the notebook's code cells up to and including the cell `grade_id`,
         in order, from nbgrader's copy of the submission; None without such a cell."""
         return self.transport.cells_before(grade_id)
+
+    def ran_out_of_time(self, grade_id: str) -> bool:
+        """Whether the cell `grade_id` was stopped at its time limit when the notebook ran (as
+        nbgrader's side saw it): a re-run of it would only run out of time again."""
+        return self.transport.ran_out_of_time(grade_id)
 
     # -- state of the kernel ------------------------------------------------------------
     @contextlib.contextmanager
@@ -372,18 +503,23 @@ class Notebook:
     def bound(self, name: str, value):
         """`name` in the kernel set to `value` (e.g. TorchFunction(...)) for the block."""
         self.ask("bind", name=name, value=self.send(value))
+        self._bindings.append((name, value))
         try:
             yield
         finally:
+            self._bindings.pop()
             self.ask("unbind")
 
-    def rerun(self, source: str, overrides: dict | None = None, drop=()) -> Rerun:
+    def rerun(self, source: str, overrides: dict | None = None, drop=(), budget: Budget = DEFAULT,
+              cell: str = "") -> Rerun:
         """`source` run again in the kernel's namespace less `drop`, with `overrides` (values,
-        or networks of the checker's own sent as layers and weights)."""
-        reply = self.ask("rerun", source=source,
-                         overrides={k: self.send(v) for k, v in (overrides or {}).items()},
-                         drop=list(drop))
-        return Rerun(self, reply["scope"], _student_error(reply.get("error")),
+        or networks of the checker's own sent as layers and weights), within `budget`."""
+        what = f"{cell + ' ' if cell else ''}셀을 다시 실행하는 데"
+        with self.budgeted(None, what):
+            reply = self.ask("rerun", budget=budget, source=source,
+                             overrides={k: self.send(v) for k, v in (overrides or {}).items()},
+                             drop=list(drop))
+        return Rerun(self, reply["scope"], self.noted(_student_error(reply.get("error"), budget, what)),
                      {k: self.receive(v) for k, v in reply.get("overrides", {}).items()})
 
 

@@ -43,6 +43,9 @@ class ModuleResult:
     # Evidence for a person (construct, cell, line): what a check could not judge from
     # data. A part with evidence is held for review (dropout_kit.engine.review).
     flags: list[str] = field(default_factory=list)
+    # Requests that ran past their time or memory budget (dropout_kit.checks.remote.Budget),
+    # for the instructor's report: {"check", "kind", "limit", "seconds", "message"}.
+    budgets: list[dict] = field(default_factory=list)
 
     @property
     def max_points(self) -> float:
@@ -62,12 +65,12 @@ class ModuleResult:
         """The verdicts as data (the display output of MIME CHECKS_MIME in the cell)."""
         return {"test_id": self.test_id, "score": self.score, "max_points": self.max_points,
                 "error": self.error, "checks": [asdict(c) for c in self.checks],
-                "flags": list(self.flags)}
+                "flags": list(self.flags), "budgets": list(self.budgets)}
 
     @classmethod
     def from_data(cls, data: dict) -> "ModuleResult":
         return cls(data["test_id"], [CheckResult(**c) for c in data["checks"]], data.get("error", ""),
-                   [str(f) for f in data.get("flags", [])])
+                   [str(f) for f in data.get("flags", [])], [dict(b) for b in data.get("budgets", [])])
 
 
 # The result being filled while a module's checks run (one at a time per checker).
@@ -111,6 +114,19 @@ class _CheckerPlugin:
     @pytest.fixture(scope="session")
     def student(self) -> Notebook:
         return self.notebook
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        seen = len(self.notebook.over_budget)
+        try:
+            return (yield)
+        finally:
+            kinds = set()
+            for over in self.notebook.over_budget[seen:]:
+                if over.kind not in kinds:  # once per check and kind (a batch of calls may repeat it)
+                    kinds.add(over.kind)
+                    self.result.budgets.append({"check": item.name, "kind": over.kind, "limit": over.limit,
+                                                "seconds": round(over.seconds, 2), "message": _bounded(str(over))})
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):

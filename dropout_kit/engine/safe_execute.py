@@ -52,7 +52,7 @@ from traitlets import Dict, Integer, List, Unicode
 
 from dropout_kit.cells import code_sources_before, grade_id
 from dropout_kit.checks.runner import ModuleResult, cell_score
-from dropout_kit.engine import broker
+from dropout_kit.engine import broker, kernel_process
 from dropout_kit.engine.sandbox_kernel_manager import SandboxKernelManager
 from dropout_kit.kernel.agent import REPLY_MIME
 
@@ -99,6 +99,9 @@ REPLY_OVERHEAD = 1024
 REPLY_TOO_LARGE = "커널의 응답이 너무 커서 받지 않았습니다 (검사 요청 하나에 {limit} MB까지)."
 REPLIES_TOO_LARGE = "이 제출물에 대한 커널의 응답이 모두 합쳐 너무 커서 더 이상 받지 않았습니다 ({limit} MB까지)."
 
+
+# How long a kernel has, after a kit cell, to undo what the checks changed (one request).
+SETTLE_SECONDS = 10
 
 # Where SafeExecute records the checker's verdict of each kit cell (read by GuardGradeCells).
 VERDICTS = "dropout_kit_verdicts"
@@ -326,6 +329,11 @@ class SafeExecute(Execute):
         self._timed_out = False
         self._cell_timeout = None
         self._checker: broker.CheckerProcess | None = None
+        self._replayable: list[int] = []  # the cells that ran, to replay on a new kernel
+        self._kernel_pid: tuple[object, int | None] = (None, None)  # (its manager, pid outside)
+        self._grade_deadline = math.inf  # the kit cell's, moved on by a replay in the middle of it
+        self._over: dict | None = None  # the budget the last request ran past, for the checker
+        self._ran_out_of_time: set[str] = set()  # grade ids of cells stopped at their time limit
         # Given by the caller: this submission's kernel, started ahead (its files are in its
         # folder); and whether the kernel is stopped in the background when it is done.
         self.spare: Spare | None = None
@@ -388,7 +396,9 @@ class SafeExecute(Execute):
         self._deadline = started + self.notebook_timeout
         self._restarts = 0
         self._stopped_because = ""
+        self._ran_out_of_time = set()
         replayable: list[int] = []
+        self._replayable = replayable
         self.resources[VERDICTS] = {}
         checker_started = None
         try:
@@ -466,45 +476,56 @@ class SafeExecute(Execute):
         to the kernel; the cell's outputs and score are the checker's verdict."""
         self._timed_out = False
         self._cell_timeout = timeout = self._get_timeout(cell)
-        deadline = monotonic() + timeout if timeout else math.inf
+        self._grade_deadline = monotonic() + timeout if timeout else math.inf
         cell.outputs = []
         cell.execution_count = None
         started = _now()
         try:
             if not self._checker.running:
                 await self._checker.start()
-            await self._ask_agent(broker.encoded_request("reset"), deadline)
+            await self._ask_agent(broker.encoded_request("reset"), self._grade_deadline)
             await self._checker.send({"run": test_id})
             requests, in_kernel = 0, 0.0
             while True:
-                message = await self._checker.receive(max(0.1, deadline - monotonic()))
+                message = await self._checker.receive(max(0.1, self._grade_deadline - monotonic()))
                 if "result" in message:
                     break
                 if "source" in message:
                     await self._checker.send({"text": broker.solution_source(self.nb, message["source"])})
                 elif "cells_before" in message:
                     await self._checker.send({"cells": code_sources_before(self.nb.cells, message["cells_before"])})
+                elif "ran_out_of_time" in message:
+                    await self._checker.send({"value": message["ran_out_of_time"] in self._ran_out_of_time})
                 elif "kernel" in message:
                     asked = monotonic()
-                    reply = await self._ask_agent(base64.b64decode(message["kernel"]), deadline)
+                    reply = await self._ask_agent(base64.b64decode(message["kernel"]), self._grade_deadline,
+                                                  seconds=message.get("seconds"), memory_mb=message.get("memory_mb"))
                     requests, in_kernel = requests + 1, in_kernel + monotonic() - asked
-                    await self._checker.send({"reply": base64.b64encode(reply).decode("ascii")} if reply is not None
-                                             else {"unavailable": self._refused_because or "no answer from the kernel's agent"})
+                    if reply is not None:
+                        await self._checker.send({"reply": base64.b64encode(reply).decode("ascii")})
+                    else:
+                        answer = {"unavailable": self._refused_because or "no answer from the kernel's agent"}
+                        if self._over is not None:
+                            answer["over"] = self._over
+                        await self._checker.send(answer)
         except (CheckTimeout, asyncio.TimeoutError):
             await self._checker.stop()
             cell.outputs = [error_output(self.error_on_timeout["ename"], self.error_on_timeout["evalue"])]
             self.log.warning("SafeExecute: student %s: cell %d (%s): checks stopped after %s s",
                              self._student, index, test_id, timeout)
+            await self._settle()
             return
         except broker.CheckerFailed as failure:
             await self._checker.stop()
             cell.outputs = [error_output("CheckerFailed", "채점 프로세스가 중단되어 이 셀을 채점하지 못했습니다 "
                                                           "(학생의 잘못이 아닙니다; 강사에게 알려 주세요).")]
             self.log.error("SafeExecute: student %s: cell %d (%s): %s", self._student, index, test_id, failure)
+            await self._settle()
             return
         except BaseException:
             await self._checker.stop()  # mid-module: a new one serves the next cell
             raise
+        await self._settle()
         result = ModuleResult.from_data(message["result"])
         self.log.debug("SafeExecute: student %s: %s: %d requests, %.2f s in the kernel", self._student,
                        test_id, requests, in_kernel)
@@ -513,14 +534,23 @@ class SafeExecute(Execute):
         self.resources[VERDICTS][grade_id(cell)] = cell_score(result)
         self.nb.cells[index] = cell
 
-    async def _ask_agent(self, payload: bytes, deadline: float) -> bytes | None:
+    async def _ask_agent(self, payload: bytes, deadline: float, seconds: float | None = None,
+                         memory_mb: float | None = None) -> bytes | None:
         """One request to the kernel's agent; its answer (encoded), or None if it gave none.
-        None also when the replies' limits refuse it (max_reply_bytes,
+        The request's own budget (`seconds`, `memory_mb`; dropout_kit.checks.remote.Budget)
+        applies within the cell's `deadline`: past its seconds the kernel is interrupted and,
+        if that does not stop it, restarted with the earlier cells replayed (the checks go on
+        with the new kernel); `_over` then says which budget, for the checker. Past the cell's
+        deadline the cell times out (CheckTimeout, or CellTimeoutError if the interrupt does
+        not stop it). None also when the replies' limits refuse it (max_reply_bytes,
         max_submission_reply_bytes): `_refused_because` then says why, in Korean, for the
         checker's `unavailable`. A request refused mid-way stops the kernel (it may still be
         sending: nothing more of it may queue up here) and leaves it spoiled: later requests
         get no answer, and the cell loop restarts it after this cell (raise_if_spoiled)."""
-        self._refused_because = ""
+        self._refused_because, self._over = "", None
+        if self.kc is None:  # no kernel could be restarted
+            self._refused_because = self._stopped_because or "커널을 다시 시작하지 못했습니다."
+            return None
         if self._spoiled is not None:
             self._refused_because = self._spoiled.student_message
             return None
@@ -528,8 +558,26 @@ class SafeExecute(Execute):
             self._refused_because = REPLIES_TOO_LARGE.format(limit=f"{self.max_submission_reply_bytes / MB:g}")
             return None
         nonce = broker.new_nonce()
+        started = monotonic()
+        budget_ends = started + seconds if isinstance(seconds, (int, float)) and seconds > 0 else math.inf
+        memory = memory_mb if isinstance(memory_mb, (int, float)) and memory_mb > 0 else None
         try:
-            replies = await self._in_kernel(broker.request_code(nonce), deadline, buffers=[payload])
+            with kernel_process.memory_budget(self._pid_of_kernel(), memory, self.log):
+                replies = await self._in_kernel(broker.request_code(nonce), min(deadline, budget_ends),
+                                                buffers=[payload])
+        except (CheckTimeout, CellTimeoutError) as stopped:
+            if budget_ends >= deadline:  # the cell's own time ran out
+                raise
+            restarted = isinstance(stopped, CellTimeoutError)
+            self._over = {"kind": "time", "limit": seconds, "seconds": round(monotonic() - started, 2),
+                          "restarted": restarted}
+            self._refused_because = f"검사 요청이 {seconds:g}초 안에 끝나지 않아 중단했습니다."
+            self.log.warning("SafeExecute: student %s: a request of the checks ran past its %g s budget%s",
+                             self._student, seconds, "; the kernel is restarted" if restarted else "")
+            if restarted:
+                self._timed_out = False
+                await self._restart_mid_cell()
+            return None
         except RepliesTooLarge as refused:
             self._spoiled, self._refused_because = refused, refused.student_message
             self.log.warning("SafeExecute: student %s: %s; the kernel is stopped and restarted after this cell",
@@ -541,6 +589,39 @@ class SafeExecute(Execute):
             return None
         found = [buffers[0] for nonce_given, buffers in replies if nonce_given == nonce and buffers]
         return bytes(found[0]) if found else None
+
+    def _pid_of_kernel(self) -> int | None:
+        """The kernel's process id outside the sandbox (for its memory budget), looked up
+        once per kernel."""
+        km = self.km
+        if km is None:
+            return None
+        if self._kernel_pid[0] is not km:
+            process = getattr(getattr(km, "provisioner", None), "process", None)
+            pid = getattr(process, "pid", None)
+            self._kernel_pid = (km, kernel_process.kernel_pid(pid) if pid else None)
+        return self._kernel_pid[1]
+
+    async def _restart_mid_cell(self) -> None:
+        """A new kernel in the state the earlier cells left, while a kit cell is being graded:
+        the checks go on with it (its replay does not count against the cell's time)."""
+        began = monotonic()
+        await self._recover(self._replayable)
+        self._grade_deadline += monotonic() - began
+
+    async def _settle(self) -> None:
+        """After a kit cell: whatever the checks changed in the kernel (bindings, seeding) is
+        undone before the next cell; a kernel that does not answer within a few seconds
+        (still busy with an interrupted request) is restarted and the earlier cells replayed."""
+        if self.kc is None or self._spoiled is not None:
+            return  # the cell loop restarts a spoiled kernel
+        try:
+            await self._ask_agent(broker.encoded_request("settle"), monotonic() + SETTLE_SECONDS)
+        except (*KERNEL_FAILURES, CheckTimeout) as failure:
+            self.log.warning("SafeExecute: student %s: the kernel did not settle after the checks (%s); "
+                             "it is restarted", self._student, type(failure).__name__)
+            self._timed_out = False
+            await self._recover(self._replayable)
 
     def raise_if_spoiled(self) -> None:
         """For the cell loop, right after a kit cell is graded (its outputs written): a kernel
@@ -640,11 +721,16 @@ class SafeExecute(Execute):
             ename, message = "KernelUnresponsive", (
                 f"이 셀이 제한 시간({limit}초) 안에 끝나지 않았고 중단 요청에도 응답하지 않아 "
                 "커널을 다시 시작했습니다. 앞의 셀들을 다시 실행한 뒤 다음 셀부터 채점을 계속했습니다.")
+        elif isinstance(failure, CellTimeoutError):  # the reply came, its output did not (nbclient's iopub_timeout)
+            how = f"the cell's output did not arrive within {self.iopub_timeout} s of its reply"
+            ename, message = "OutputTimeout", (
+                f"이 셀의 실행은 끝났지만 출력이 {self.iopub_timeout}초 안에 다 전달되지 않았습니다. "
+                "커널을 다시 시작했습니다." + AFTER_RESTART)
         else:
-            how = "output lost (oversized message?)"
-            ename, message = "KernelUnresponsive", (
-                "이 셀의 출력이 너무 커서 전달되지 않았습니다. 커널을 다시 시작하고 앞의 셀들을 다시 "
-                "실행한 뒤 다음 셀부터 채점을 계속했습니다.")
+            how = f"talking to the kernel failed ({type(failure).__name__})"
+            ename, message = "KernelFailed", (
+                f"커널과 통신하는 중 오류가 났습니다({type(failure).__name__}). 커널을 다시 시작했습니다."
+                + AFTER_RESTART)
         cell.outputs.append(error_output(ename, message))
         self.nb.cells[index] = cell
         first_line = (str(failure).strip().splitlines() or [""])[0]
@@ -742,6 +828,8 @@ class SafeExecute(Execute):
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self._timed_out = True
+        if cell is not None and grade_id(cell):
+            self._ran_out_of_time.add(grade_id(cell))
         return await super()._async_handle_timeout(timeout, cell)
 
     def on_cell_executed(self, **kwargs):

@@ -345,6 +345,16 @@ class Agent:
         self.refs.clear()
         return {}
 
+    def op_settle(self) -> dict:
+        """Undoes what the checks may have left after an interrupted request: every binding
+        (op_bind) and every seeding (op_rng) taken back, innermost first; then op_reset."""
+        while self._bound:
+            self.op_unbind()
+        if self._rng_saved:
+            torch.random.set_rng_state(self._rng_saved[0])
+            self._rng_saved.clear()
+        return self.op_reset()
+
 
 def _figure_numbers() -> set:
     plt = sys.modules.get("matplotlib.pyplot")

@@ -6,9 +6,15 @@ and seeded, in the checker and in the kernel (dropout_kit.checking.seeded), so a
 gives the same verdict and the student's own random state is untouched.
 """
 import pytest
+import torch
 
 import lecture
-from dropout_kit.checking import fail, flag, function, module, seeded
+from dropout_kit.checking import SMALL_CALL, OverBudget, describe_error, fail, flag, function, module, seeded
+
+# my_dropout's first calls, on a few elements (1-D and 2-D, training mode): a mask of the
+# wrong shape (an (n, 1) mask turns n inputs into n × n outputs) or a wrong dtype shows here,
+# before the checks call it on 10 000 or 100 000 elements.
+SMALL_INPUTS = (torch.linspace(1, 2, 8), torch.linspace(1, 2, 12).reshape(3, 4))
 
 
 @pytest.fixture(autouse=True)
@@ -28,11 +34,40 @@ def my_dropout(student):
     return function(student, "my_dropout")
 
 
+@pytest.fixture(scope="module")
+def small_calls_problem(student) -> str | None:
+    """What is wrong with my_dropout's results on SMALL_INPUTS (p=0.5, training mode), or None.
+    Called once per module; a missing my_dropout is the `my_dropout` fixture's to say."""
+    if not student.has("my_dropout"):
+        return None
+    with seeded(student):
+        try:
+            calls = function(student, "my_dropout").calls([(x, 0.5) for x in SMALL_INPUTS], budget=SMALL_CALL)
+        except OverBudget as over:
+            return str(over)
+    for x, call in zip(SMALL_INPUTS, calls):
+        given = f"작은 입력 (shape {tuple(x.shape)}, p=0.5) 으로 먼저 불러 봤더니"
+        if call.error is not None:
+            return f"{given} 오류가 났습니다: {describe_error(call.error)}."
+        out = call.value
+        if not isinstance(out, torch.Tensor):
+            return f"{given} 텐서가 아니라 {type(out).__name__} 을(를) 돌려줬습니다."
+        if out.shape != x.shape:
+            return (f"{given} 출력의 shape 이 {tuple(out.shape)} 입니다; 입력과 같은 {tuple(x.shape)} "
+                    "이어야 합니다 (마스크를 입력과 같은 shape 으로 만드세요).")
+        if out.dtype != x.dtype:
+            return f"{given} 출력의 dtype 이 {out.dtype} 입니다; 입력과 같은 {x.dtype} 이어야 합니다."
+    return None
+
+
 @pytest.fixture
-def drop(my_dropout):
-    """my_dropout called in the kernel on a copy of the checker's input (every request
-    carries its own copy): a function that modifies its input in place loses the check
-    about that only."""
+def drop(my_dropout, small_calls_problem):
+    """my_dropout for the checks on large inputs, once its small calls are right (else the
+    check fails at once with what was wrong there). Each call runs in the kernel on a copy of
+    the checker's input (every request carries its own copy): a function that modifies its
+    input in place loses the check about that only."""
+    if small_calls_problem:
+        fail(f"{small_calls_problem} 그래서 큰 입력으로 하는 이 검사는 하지 않았습니다.")
     return my_dropout
 
 

@@ -13,6 +13,10 @@ judged metamorphically: the student's cell is re-run with the lecture's split, t
 targets changed to a curve and every test row set to NaN; the fit of the re-trained net to
 the curve (R², from its weights, computed here) and its weights being free of NaN (a net
 that touched test data ends with NaN weights) decide.
+The re-run has a training's budget (dropout_kit.checks.remote.TRAINING); a dropout_net cell
+that nbgrader's side stopped at its time limit in the notebook is not re-run (it would only
+run out of time again): the two training checks fail saying so, and the structure checks
+judge the net as the stopped cell left it.
 
 Not judged from data, so no point depends on it: the number of epochs (an untrained net
 cannot reach MIN_R2, nor one trained 10 epochs, but about 100 already can: R² at most 0.16
@@ -39,7 +43,7 @@ import pytest
 import torch
 
 import lecture
-from dropout_kit.checking import defined, describe_error, fail, is_kind, measure, real_tensor, seeded
+from dropout_kit.checking import TRAINING, OverBudget, defined, describe_error, fail, is_kind, measure, real_tensor, seeded
 from dropout_kit.checks.remote import TorchFunction
 from dropout_kit.stats import FALSE_FAIL, binomial_bounds
 
@@ -180,13 +184,17 @@ def retrained(student, solution_sources):
     targets changed to a curve and every test row NaN; the live net is dropped, so the cell
     must build its own."""
     source = solution_sources("dropout_net")
+    if student.ran_out_of_time("dropout_net"):
+        fail("dropout_net 셀이 노트북에서 제한 시간 안에 끝나지 않아서, 학습을 확인하려고 다시 실행하지 "
+             f"않았습니다. 학습 횟수({lecture.EPOCHS} epochs)를 확인하세요.")
     s = lecture.split()
     nan = torch.full((20, 1), float("nan"))
     x = torch.cat([s["xtr"], nan])
     y = torch.cat([retarget(s["xtr"]), nan])
     with seeded(student):
         return student.rerun(source, overrides=dict(x=x, y=y, xtr=x[:80], ytr=y[:80],
-                                                    xtest=x[80:], ytest=y[80:]), drop=["net"])
+                                                    xtest=x[80:], ytest=y[80:]), drop=["net"],
+                             budget=TRAINING, cell="dropout_net")
 
 
 @pytest.mark.points(0.5)
@@ -287,6 +295,8 @@ def untrained(layers: Linears) -> bool:
 @pytest.mark.points(1)
 def test_training_follows_training_targets(retrained):
     """(xtr, ytr) 로 학습 (학습 데이터를 바꾸면 결과도 따라감)"""
+    if isinstance(retrained.error, OverBudget):
+        fail(str(retrained.error))
     if retrained.error is not None:
         fail(f"dropout_net 셀을 다시 실행하다 오류가 났습니다: {describe_error(retrained.error)}")
     trained = defined(retrained, "net", torch.nn.Module).state()

@@ -39,7 +39,7 @@ def run_eval_cell(student, source, net):
     layers and weights) and the lecture's split; its own outputs from the live run dropped."""
     with seeded(student):
         return student.rerun(source, overrides=dict(net=net, loss_fn=torch.nn.MSELoss(), **lecture.split()),
-                             drop=OUTPUTS)
+                             drop=OUTPUTS, cell="eval_predict")
 
 
 def result(run, name, kind=None):

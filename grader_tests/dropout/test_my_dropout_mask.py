@@ -16,6 +16,12 @@ cells up to my_dropout, conftest.hand_written), never on what the kernel reports
 reading cannot resolve goes to a person (flag) and does not cost the gate. Every output is
 checked to be a real tensor with finite values before its zeros are counted (a NaN is not
 a zero, and a NaN survivor would otherwise pass the mask checks).
+
+Cheap before expensive: every check here but the gate depends on my_dropout's small calls
+(conftest.small_calls_problem: 8 and 3×4 elements, right shape and dtype, no error), made
+once; if they are wrong, these checks fail at once with what was wrong and never call it on
+10 000 elements. Each request has a time and memory budget (dropout_kit.checks.remote.CALL);
+a my_dropout that ran out of time is not called again in this module.
 """
 import pytest
 import torch

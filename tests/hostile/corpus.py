@@ -59,6 +59,12 @@ class Case:
     # What grading it may legitimately cost beyond an ordinary submission (the run's time bound):
     timeouts: int = 0  # cells stopped at their time limit
     restarts: int = 0  # kernel restarts (each with a replay of the cells that had run)
+    # Slow and hungry answers (issue 24): the reference answers in every other part, so that
+    # the later honest parts show they keep their points.
+    complete: bool = False
+    scores: dict[str, float] = field(default_factory=dict)  # exact automatic scores
+    over_budget: tuple[str, ...] = ()  # autograder cells whose verdicts record a budget run past
+    budget_seconds: float = 0  # what the budgets it runs past may cost (the run's time bound)
 
 
 @dataclass(frozen=True)
@@ -317,6 +323,74 @@ def change_metadata(data: dict) -> dict:
     return data
 
 
+# Forks past the sandbox's process limit and leaves the children alive for a while: the kernel
+# can start no thread meanwhile, and its channel may deliver broken messages.
+FORK_PAST_LIMIT = """\
+import os, time
+forked = 0
+try:
+    for _ in range(400):
+        if os.fork() == 0:
+            time.sleep(5)
+            os._exit(0)
+        forked += 1
+except OSError as error:
+    print("FORK " + "REFUSED after", forked, error)"""
+
+# The kernel signs its messages with a key nbgrader's side does not know.
+BAD_SIGNATURE = "get_ipython().kernel.session.key = b'forged'\nprint('signed with another key')"
+
+# Slow and hungry answers (issue 24). A mask of shape (n, 1): a 1-d input of n elements
+# broadcasts to an n × n output (40 GB for the checks' 100 000 elements).
+BROADCAST_MASK = """\
+def my_dropout(x, p, training=True):
+    if not training:
+        return x.clone()
+    mask = (torch.rand(x.shape[0], 1) >= p).float()
+    return x * mask / (1 - p)"""
+
+SLEEPING_DROPOUT = """\
+import time
+def my_dropout(x, p, training=True):
+    time.sleep(1000)
+    return x.clone()"""
+
+# 200 kB of random numbers per element: 2 GB once the checks call it on 10 000 elements.
+HUNGRY_DROPOUT = """\
+def my_dropout(x, p, training=True):
+    if not training:
+        return x.clone()
+    noise = torch.rand(x.numel(), 50_000)
+    mask = (noise[:, 0] >= p).reshape(x.shape).to(x.dtype)
+    return x * mask / (1 - p)"""
+
+# Correct, one element at a time in Python: slow, but well within the checks' budgets.
+LOOP_DROPOUT = """\
+def my_dropout(x, p, training=True):
+    if not training:
+        return x.clone()
+    out = torch.zeros_like(x)
+    flat_x, flat_out = x.reshape(-1), out.view(-1)
+    for i in range(flat_x.numel()):
+        if torch.rand(1).item() >= p:
+            flat_out[i] = flat_x[i] / (1 - p)
+    return out"""
+
+LONG_TRAINING = """\
+net = torch.nn.Sequential(
+    torch.nn.Linear(in_features=1, out_features=512),
+    torch.nn.ReLU(),
+    torch.nn.Dropout(0.8),
+    torch.nn.Linear(in_features=512, out_features=1),
+)
+loss_fn = torch.nn.MSELoss()
+optimizr = torch.optim.Adam(net.parameters())
+for epoc in range(10**7):
+    loss = loss_fn(net(xtr), ytr)
+    loss.backward()
+    optimizr.step()
+    optimizr.zero_grad()"""
+
 # -- the corpus ------------------------------------------------------------------------
 CASES: tuple[Case, ...] = (
     Case("hang", "cell sleeps forever (interrupt works)", split=HANG, errors=("CellTimeoutError",),
@@ -339,7 +413,7 @@ CASES: tuple[Case, ...] = (
     Case("memory-hog", "allocates 64 MiB blocks until refused", split=MEMORY_HOG,
          shown=("MEMORY REFUSED",), blocked=("MEMORY NOT REFUSED",)),
     Case("print-flood", "prints 10^6 lines", split=PRINT_FLOOD, shown=("출력이 너무 많아",)),
-    Case("huge-message", "one 100 MB output message", split=HUGE_MESSAGE, errors=("KernelUnresponsive",),
+    Case("huge-message", "one 100 MB output message", split=HUGE_MESSAGE, errors=("OutputTimeout",),
          restarts=1),
     Case("gradebook", "overwrites and deletes gradebook.db", split=GRADEBOOK,
          blocked=("GRADEBOOK WRITTEN", "GRADEBOOK DELETED")),
@@ -371,6 +445,27 @@ CASES: tuple[Case, ...] = (
     Case("extra-files", "a 25 MB file and a link to gradebook.db next to the notebook",
          split=LINKED, files={"weights.bin": 25 * 1024 * 1024, "answers.py": Link("gradebook.db")},
          blocked=("LINK FOLLOWED",), logged=True),
+    # A misbehaving kernel costs a cell, never the submission (the parts after the fork are
+    # held for a person: the integrity scan flags os.fork).
+    Case("fork-past-limit", "forks past the process limit, children left alive", split=FORK_PAST_LIMIT,
+         full=(), shown=("FORK REFUSED",), restarts=2),
+    Case("bad-signature", "the kernel signs its messages with another key", split=BAD_SIGNATURE,
+         errors=("KernelChannelBroken",), restarts=1),
+    # Slow and hungry answers: each costs its own part only, with a message that says what
+    # happened, and the time of its budgets.
+    Case("broadcast-mask", "(n, 1) mask: n × n outputs; and a training of 10^7 epochs",
+         answers={"my_dropout": BROADCAST_MASK, "dropout_net": LONG_TRAINING}, complete=True,
+         full=("test_split", "test_eval_predict"), zero=(),
+         scores={"test_my_dropout_mask": 0, "test_my_dropout_scale": 0.75, "test_dropout_net": 2.5},
+         shown=("(8, 8)", "제한 시간 안에 끝나지 않아서"), blocked=("출력이 너무 커서",),
+         errors=("CellTimeoutError",), timeouts=1, budget_seconds=30),
+    Case("sleeping-dropout", "my_dropout sleeps", answers={"my_dropout": SLEEPING_DROPOUT},
+         full=(), zero=ALL_TESTS, shown=("3초 넘게 걸려서",), errors=("CellTimeoutError",),
+         over_budget=MY_DROPOUT, timeouts=1, budget_seconds=2 * 3 + 2 * 5),
+    Case("hungry-dropout", "my_dropout allocates gigabytes", answers={"my_dropout": HUNGRY_DROPOUT},
+         full=(), partial=MY_DROPOUT, shown=("메모리를 1024 MB 넘게",), over_budget=MY_DROPOUT),
+    Case("slow-loop-dropout", "correct my_dropout, one element at a time in Python",
+         answers={"my_dropout": LOOP_DROPOUT}),
 )
 
 # Correct submissions graded in the same run: one before the hostile ones (its grades
@@ -383,7 +478,7 @@ def student_id(case: Case) -> str:
 
 
 def hostile_answers(case: Case, reference: dict[str, str], context: Context) -> dict[str, str]:
-    answers = {"my_dropout": reference["my_dropout"], **case.answers}
+    answers = {**(reference if case.complete else {"my_dropout": reference["my_dropout"]}), **case.answers}
     if case.split:
         answers["split"] = (case.split.replace("@COURSE@", str(context.course))
                             .replace("@VICTIM@", context.victim).replace("@PORT@", str(context.port)))
