@@ -1,7 +1,8 @@
 """`dropout-kit report`: the instructor's HTML page (opened in headless Chromium), its
 CSV files, and nbgrader's own export next to it; the verdicts it reads are checked first
 (a damaged notebook is listed, never a crash), and parts held for review are listed with
-their evidence and counted apart from the pass rates (issue 22, items 3 and 4)."""
+their evidence and counted apart from the pass rates (issue 22, items 3 and 4); the time and
+memory limits a submission hit are listed with the part and the time (issue 24, item 6)."""
 from __future__ import annotations
 
 import copy
@@ -24,6 +25,7 @@ from dropout_kit.classroom import gradebook, report
 from dropout_kit.classroom.course_paths import CoursePaths
 from dropout_kit.engine import broker
 from dropout_kit.engine.review import review_output
+from dropout_kit.engine.safe_execute import error_output
 from dropout_kit.harness.commands import nbgrader
 
 pytest_plugins = ["grading_fixtures"]
@@ -101,6 +103,7 @@ def test_scores_csv_has_one_row_per_student_with_part_points(report_dir, paralle
         assert rows[student]["status"] == "graded"
         pending = {c for c in dropout.MANUAL_CELLS if cells[c].needs_manual_grade}
         assert set(rows[student]["manual_pending"].split()) == pending
+        assert rows[student]["limits_hit"] == "0"  # no budget or time limit hit in this class
 
 
 def test_check_pass_rates_count_every_graded_notebook(report_dir, parallel_class):
@@ -144,6 +147,9 @@ def test_report_lists_timeouts_and_failures(troubled_course, tmp_path):
     problems = rendered["tables"]["problems"]["text"]
     assert re.search(r"sleeper\s+timeout\s+time limit hit in split", problems), problems
     assert re.search(r"renamed\s+(failed|not graded)", problems), problems
+    limits = rendered["tables"]["limits"]["text"]  # the sleeper's cell, from its graded notebook
+    assert re.search(r"sleeper\s+split\s+\(whole cell\)\s+cell time limit \((stopped|did not stop: "
+                     r"kernel restarted)\)\s+(\d+\.\d|—)", limits), limits
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +221,18 @@ DAMAGE = {
     "flags not texts": (lambda d: payload(d).update(flags=[{"x": 1}]), "'item' is dict, not str"),
     "held not a boolean": (lambda d: payload(d).update(held="yes"), "'held' is str, not bool"),
     "huge message": (lambda d: payload(d)["checks"][1].update(message="x" * 50_000), "50,000 characters"),
+    "budgets not a list": (lambda d: payload(d).update(budgets={"check": "a"}), "'budgets' is dict, not list"),
+    "budget not an object": (lambda d: payload(d).update(budgets=["2 s"]), "budget 1: str, not an object"),
+    "budget of an unknown kind": (lambda d: payload(d).update(budgets=[{**BUDGETS[0], "kind": "gpu"}]),
+                                  "budget 1: 'kind' is 'gpu', not 'time' or 'memory'"),
+    "budget missing a field": (lambda d: payload(d).update(budgets=[BUDGETS[0], {
+        k: v for k, v in BUDGETS[1].items() if k != "seconds"}]), "budget 2: missing field 'seconds'"),
+    "budget with an unknown field": (lambda d: payload(d).update(budgets=[{**BUDGETS[0], "bonus": 1}]),
+                                     "budget 1: unknown field 'bonus'"),
+    "budget limit as text": (lambda d: payload(d).update(budgets=[{**BUDGETS[0], "limit": "2"}]),
+                             "'limit' is str, not a number of seconds or MB"),
+    "negative budget time": (lambda d: payload(d).update(budgets=[{**BUDGETS[0], "seconds": -1}]),
+                             "'seconds' is -1, not a number of seconds or MB"),
     "two verdicts in a cell": (_duplicate_payload, "2 verdicts"),
     "verdicts in a solution cell": (_verdicts_in_a_solution_cell, "not an autograder cell"),
     "cells not a list": (lambda d: d.update(cells={}), "no list of cells"),
@@ -279,6 +297,112 @@ def test_a_held_part_shows_its_evidence_and_automatic_score(tmp_path):
     held = reports["test_my_dropout_mask"]
     assert held.held and held.evidence == EVIDENCE and (held.score, held.max_points) == (1.0, 1.5)
     assert not any(r.flagged for cell, r in reports.items() if cell != "test_my_dropout_mask")
+
+
+# -- time and memory limits hit ------------------------------------------------------------------
+# A check's requests over their budgets, as the checker records them in the verdicts.
+BUDGETS = [
+    {"check": "test_mask_rate", "kind": "time", "limit": 2, "seconds": 2.4,
+     "message": "검사 요청이 제한 시간(2초) 안에 끝나지 않았습니다."},
+    {"check": "test_mask_shape", "kind": "memory", "limit": 512, "seconds": 0.75,
+     "message": "검사 요청이 메모리 제한(512 MB)을 넘었습니다."},
+]
+RAN = {"iopub.execute_input": "2026-11-27T09:00:01.123456Z", "shell.execute_reply": "2026-11-27T09:00:04.623456Z"}
+
+
+def stop(cell: dict, ename: str, timing: dict | None = None, checks: bool = False) -> None:
+    """What SafeExecute leaves in a cell stopped at its time limit: the error output (in an
+    autograder cell, instead of the verdicts: its checks were stopped) and, if the notebook
+    recorded them, the cell's timestamps (else none: its time is unknown)."""
+    stopped = json.loads(json.dumps(error_output(ename, "셀이 제한 시간 안에 끝나지 않아 중단했습니다.")))
+    cell["outputs"] = [stopped] if checks else [*cell["outputs"], stopped]
+    cell["metadata"].pop("execution", None)
+    if timing:
+        cell["metadata"]["execution"] = dict(timing)
+
+
+def student_cell(data: dict, after: str) -> dict:
+    """A code cell the student added (no grade_id) after the cell `after`."""
+    cell = json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "while True: pass")])))["cells"][0]
+    data["cells"].insert(data["cells"].index(cell_of(data, after)) + 1, cell)
+    return cell
+
+
+def limits_of(data: dict, folder: Path) -> list[tuple]:
+    (folder / dropout.NOTEBOOK).write_text(json.dumps(data), encoding="utf-8")
+    reports, limits = report.graded_notebook(folder / dropout.NOTEBOOK, dropout.AUTO_CELLS)
+    assert set(reports) == set(dropout.AUTO_CELLS)
+    return [(h.cell, h.kind, h.check, h.limit, h.seconds, h.ename, h.what) for h in limits]
+
+
+def test_limits_hit_are_read_with_the_part_and_the_time(tmp_path):
+    data = graded_notebook()
+    assert limits_of(data, tmp_path) == []  # an older notebook: no budgets, no stopped cell
+    payload(data, "test_my_dropout_mask")["budgets"] = copy.deepcopy(BUDGETS)
+    stop(cell_of(data, "split"), "CellTimeoutError", RAN)
+    stop(student_cell(data, "data_plot"), "KernelUnresponsive")  # the 6th cell, without timestamps
+    stop(cell_of(data, "test_eval_predict"), "CellTimeoutError", checks=True)
+    assert limits_of(data, tmp_path) == [
+        ("cell 6", "time", "", None, None, "KernelUnresponsive", "cell time limit (did not stop: kernel restarted)"),
+        ("split", "time", "", None, 3.5, "CellTimeoutError", "cell time limit (stopped)"),
+        ("test_my_dropout_mask", "time", "test_mask_rate", 2.0, 2.4, "", "time budget of 2 s"),
+        ("test_my_dropout_mask", "memory", "test_mask_shape", 512.0, 0.75, "", "memory budget of 512 MB"),
+        ("test_eval_predict", "time", "", None, None, "CellTimeoutError", "cell time limit (stopped)"),
+    ]
+    reports, damaged = report.read_verdicts(tmp_path, dropout.DROPOUT)
+    assert damaged == [] and [v.passed for v in reports["test_my_dropout_mask"].verdicts] == [True, False]
+    # A cell that raised something else was not stopped by a limit.
+    data = graded_notebook()
+    stop(cell_of(data, "split"), "KeyboardInterrupt", RAN)
+    assert limits_of(data, tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def limited_class(parallel_class, tmp_path_factory) -> Path:
+    """A copy of the graded class in which
+      * reference's test_my_dropout_mask checks hit a time and a memory budget,
+      * no-scaling's split cell was stopped at its time limit (3.5 s) and its
+        test_eval_predict checks were stopped too (no timestamps),
+      * blank's verdicts hold a budget of an unknown kind (damaged),
+      * threads-probe hit nothing."""
+    root = tmp_path_factory.mktemp("limited") / "course"
+    shutil.copytree(parallel_class.root, root)
+    paths = CoursePaths.load(root, dropout.ASSIGNMENT)
+
+    def rewrite(student: str, change) -> None:
+        path = paths.autograded_dir(student) / dropout.NOTEBOOK
+        data = json.loads(path.read_text(encoding="utf-8"))
+        change(data)
+        path.write_text(json.dumps(data), encoding="utf-8")
+
+    rewrite("reference", lambda data: payload(data, "test_my_dropout_mask").update(budgets=BUDGETS))
+    rewrite("no-scaling", lambda data: (stop(cell_of(data, "split"), "CellTimeoutError", RAN),
+                                        stop(cell_of(data, "test_eval_predict"), "CellTimeoutError", checks=True)))
+    rewrite("blank", lambda data: payload(data).update(budgets=[{**BUDGETS[0], "kind": "gpu"}]))
+    return root
+
+
+def test_limits_hit_are_listed_with_student_part_and_time(limited_class, tmp_path):
+    rendered = render(report.write_report(dropout.in_course(limited_class), tmp_path))
+    limits = rendered["tables"]["limits"]
+    assert limits["rows"] == 4 and limits["shownHeight"] > 0
+    rows = limits["text"].splitlines()[1:]
+    assert [re.split(r"\t", row)[:5] for row in rows] == [
+        ["no-scaling", "split", "(whole cell)", "cell time limit (stopped)", "3.5"],
+        ["no-scaling", "test_eval_predict", "(whole cell)", "cell time limit (stopped)", "—"],
+        ["reference", "test_my_dropout_mask", "test_mask_rate", "time budget of 2 s", "2.4"],
+        ["reference", "test_my_dropout_mask", "test_mask_shape", "memory budget of 512 MB", "0.8"],
+    ], limits["text"]
+    assert BUDGETS[0]["message"] in limits["text"] and "셀이 제한 시간 안에 끝나지 않아" in limits["text"]
+    # blank's verdicts are damaged: listed as such, nothing of them read; the report still builds.
+    damaged = rendered["tables"]["damaged"]["text"]
+    assert re.search(r"blank\s+dropout\.ipynb\s+cell test_split: verdicts, budget 1: 'kind' is 'gpu'", damaged)
+    assert rendered["tables"]["students"]["rows"] == 4
+    assert re.search(r"submissions that hit a time or memory limit\s+2", rendered["tables"]["summary"]["text"])
+    with (tmp_path / "scores.csv").open(encoding="utf-8") as fh:
+        hits = {row["student"]: row["limits_hit"] for row in csv.DictReader(fh)}
+    assert hits == {"reference": "2", "no-scaling": "2", "blank": "0", "threads-probe": "0"}
 
 
 # -- a class with damaged, forged and held notebooks ---------------------------------------------

@@ -10,11 +10,15 @@ score its checks do not give, or another cell's test_id makes its notebook "dama
 (listed with the reason, left out of the pass rates); the class report is built anyway.
 Parts held for a person's review (GuardGradeCells: "held" in the payload, the evidence in
 an output of REVIEW_MIME) are listed with their automatic score and evidence, and counted
-apart from passes and fails.
+apart from passes and fails. The time and memory limits a submission hit are listed with
+the part and the time: a check's request over its budget (the payload's "budgets") and a
+cell stopped at its time limit (an error output named in TIME_LIMIT_ENAMES, timed by the
+cell's metadata["execution"]).
 """
 from __future__ import annotations
 
 import csv
+import datetime
 import html
 import json
 import math
@@ -53,10 +57,42 @@ class CellReport:
     max_points: float | None = None
     held: bool = False  # held for a person's review: recorded as 0 until graded by hand
     evidence: list[str] = field(default_factory=list)  # why it was flagged (construct, cell, line)
+    budgets: list[LimitHit] = field(default_factory=list)  # checks' requests over their budget
 
     @property
     def flagged(self) -> bool:
         return self.held or bool(self.evidence)
+
+
+# Error outputs of a cell stopped at its time limit: CellTimeoutError (the kernel obeyed the
+# interrupt; also a kit autograder cell whose checks were stopped), KernelUnresponsive (it did
+# not: the kernel was restarted).
+TIME_LIMIT_ENAMES = ("CellTimeoutError", "KernelUnresponsive")
+LIMIT_KINDS = ("time", "memory")
+
+
+@dataclass
+class LimitHit:
+    """A time or memory limit hit in one cell: a check's request over its budget (the
+    verdicts' "budgets"), or the cell itself stopped at its time limit."""
+    cell: str  # the autograder cell's grade_id (a check's budget), the stopped cell's, or "cell N"
+    kind: str  # "time" or "memory"
+    seconds: float | None  # how long it ran; None: unknown
+    limit: float | None = None  # seconds (time) or MB (memory) of a check's budget; None for a cell
+    check: str = ""  # the check function whose request hit its budget; "" for a whole cell
+    ename: str = ""  # a stopped cell's error (TIME_LIMIT_ENAMES)
+    message: str = ""  # what the student read
+
+    @property
+    def what(self) -> str:
+        if self.check:
+            unit = "s" if self.kind == "time" else "MB"
+            return f"{self.kind} budget of {self.limit:g} {unit}"
+        if self.ename == "CellTimeoutError":
+            return "cell time limit (stopped)"
+        if self.ename == "KernelUnresponsive":
+            return "cell time limit (did not stop: kernel restarted)"
+        return f"cell time limit ({self.ename})"
 
 
 class Damaged(ValueError):
@@ -70,10 +106,19 @@ MAX_TEXT = 10_000
 MAX_ITEMS = 1_000
 TOLERANCE = 1e-6
 PAYLOAD_FIELDS = {"test_id": str, "score": float, "max_points": float, "error": str, "checks": list}
-PAYLOAD_OPTIONAL = {"flags": list, "held": bool}
+PAYLOAD_OPTIONAL = {"flags": list, "held": bool, "budgets": list}
 CHECK_FIELDS = {"name": str, "title": str, "points": float, "passed": bool}
 CHECK_OPTIONAL = {"message": str, "gate": bool}
 REVIEW_FIELDS = {"evidence": list, "suggested": (float, type(None)), "points": float}
+
+
+class Measure(float):
+    """A field's kind: a finite number of seconds or megabytes, 0 to MAX_MEASURE (not points)."""
+    label = "a number of seconds or MB"
+
+
+MAX_MEASURE = 1e7
+BUDGET_FIELDS = {"check": str, "kind": str, "limit": Measure, "seconds": Measure, "message": str}
 
 
 def _value(where: str, name: str, value, kind):
@@ -81,6 +126,10 @@ def _value(where: str, name: str, value, kind):
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if value is None and type(None) in kinds:
         return None
+    if Measure in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 <= value <= MAX_MEASURE:
+            raise Damaged(f"{where}: {name!r} is {value!r}, not {Measure.label}")
+        return float(value)
     if float in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value) or not 0 <= value <= MAX_POINTS:
             raise Damaged(f"{where}: {name!r} is {value!r}, not a number of points")
@@ -95,7 +144,7 @@ def _value(where: str, name: str, value, kind):
         if len(value) > MAX_ITEMS:
             raise Damaged(f"{where}: {name!r} holds {len(value):,} items")
         return value
-    names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+    names = " or ".join("null" if k is type(None) else getattr(k, "label", k.__name__) for k in kinds)
     raise Damaged(f"{where}: {name!r} is {type(value).__name__}, not {names}")
 
 
@@ -117,9 +166,26 @@ def _texts(where: str, name: str, items: list) -> list[str]:
     return [_value(f"{where}, {name}[{n}]", "item", item, str) for n, item in enumerate(items)]
 
 
+def _budgets(where: str, items: list, cell: str) -> list[LimitHit]:
+    """The payload's "budgets": each a check's request that hit its time or memory budget."""
+    hits = []
+    for number, item in enumerate(items, 1):
+        budget = _fields(f"{where}, budget {number}", item, BUDGET_FIELDS, {})
+        if budget["kind"] not in LIMIT_KINDS:
+            raise Damaged(f"{where}, budget {number}: 'kind' is {budget['kind'][:40]!r}, not 'time' or 'memory'")
+        hits.append(LimitHit(cell, budget["kind"], budget["seconds"], budget["limit"], budget["check"],
+                             message=budget["message"]))
+    return hits
+
+
 def parse_verdicts(data, test_id: str) -> ModuleResult:
     """The verdicts of the checks of `test_id`, from an autograder cell's CHECKS_MIME output;
     Damaged when they are not what the checker writes (fields, kinds, bounds, consistency)."""
+    return _verdicts(data, test_id, test_id)[0]
+
+
+def _verdicts(data, test_id: str, cell: str) -> tuple[ModuleResult, list[LimitHit]]:
+    """parse_verdicts, and the budgets its checks hit (in `cell`)."""
     where = "verdicts"
     fields = _fields(where, data, PAYLOAD_FIELDS, PAYLOAD_OPTIONAL)
     if fields["test_id"] != test_id:
@@ -134,7 +200,7 @@ def parse_verdicts(data, test_id: str) -> ModuleResult:
                       f"points ({result.max_points:g})")
     if abs(result.score - fields["score"]) > TOLERANCE:
         raise Damaged(f"{where}: score {fields['score']:g} is not what its checks give ({result.score:g})")
-    return result
+    return result, _budgets(where, fields.get("budgets", []), cell)
 
 
 def _outputs_of(where: str, outputs) -> list[dict]:
@@ -161,7 +227,7 @@ def cell_report(cell: str, outputs: list[dict], test_id: str | None = None) -> C
         if payloads[0].get("output_type") != "display_data":
             raise Damaged(f"{where}: verdicts in an output of type {str(payloads[0].get('output_type'))[:40]!r}")
         try:
-            result = parse_verdicts(payloads[0]["data"][CHECKS_MIME], test_id or cell)
+            result, report.budgets = _verdicts(payloads[0]["data"][CHECKS_MIME], test_id or cell, cell)
         except Damaged as damage:
             raise Damaged(f"{where}: {damage}") from None
         report.verdicts = [CheckVerdict(cell, c.title, c.points, c.passed, c.message) for c in result.checks]
@@ -187,10 +253,51 @@ def _source(cell: dict) -> str:
         else source if isinstance(source, str) else ""
 
 
+def _timestamp(value) -> datetime.datetime | None:
+    if not isinstance(value, str) or len(value) > 100:
+        return None
+    try:
+        stamp = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
+
+
+def _ran_for(cell: dict) -> float | None:
+    """Seconds the cell ran (its metadata["execution"]: from the input to the reply), or None."""
+    metadata = cell.get("metadata")
+    timing = metadata.get("execution") if isinstance(metadata, dict) else None
+    if not isinstance(timing, dict):
+        return None
+    start, end = _timestamp(timing.get("iopub.execute_input")), _timestamp(timing.get("shell.execute_reply"))
+    if start is None or end is None or end < start:
+        return None
+    return (end - start).total_seconds()
+
+
+def stopped_cell(name: str, cell: dict) -> LimitHit | None:
+    """The time limit that stopped the cell (its last error output named in TIME_LIMIT_ENAMES), or None."""
+    outputs = cell.get("outputs")
+    stops = [o for o in outputs if isinstance(o, dict) and o.get("output_type") == "error"
+             and o.get("ename") in TIME_LIMIT_ENAMES] if isinstance(outputs, list) else []
+    if not stops:
+        return None
+    message = stops[-1].get("evalue")
+    return LimitHit(name, "time", _ran_for(cell), ename=stops[-1]["ename"],
+                    message=message[:MAX_TEXT] if isinstance(message, str) else "")
+
+
 def autograder_reports(notebook: Path, auto_cells: tuple[str, ...] | None = None) -> dict[str, CellReport]:
     """grade_id → the verdicts of its autograder cell, for one autograded notebook
     (`auto_cells`: the assignment's autograder cells; a verdict elsewhere is damage).
     Damaged when the notebook or a cell's verdicts cannot be trusted."""
+    return graded_notebook(notebook, auto_cells)[0]
+
+
+def graded_notebook(notebook: Path, auto_cells: tuple[str, ...] | None = None
+                    ) -> tuple[dict[str, CellReport], list[LimitHit]]:
+    """autograder_reports, and the time and memory limits hit, in notebook order: the checks'
+    budgets and the cells stopped at their time limit (student cells and autograder cells)."""
     try:
         data = json.loads(notebook.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -199,6 +306,7 @@ def autograder_reports(notebook: Path, auto_cells: tuple[str, ...] | None = None
     if not isinstance(cells, list):
         raise Damaged("not a notebook (no list of cells)")
     reports: dict[str, CellReport] = {}
+    limits: list[LimitHit] = []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict):
             raise Damaged(f"cell {number} is not a cell")
@@ -209,6 +317,8 @@ def autograder_reports(notebook: Path, auto_cells: tuple[str, ...] | None = None
             if any(isinstance(o, dict) and isinstance(o.get("data"), dict) and CHECKS_MIME in o["data"]
                    for o in (cell.get("outputs") if isinstance(cell.get("outputs"), list) else [])):
                 raise Damaged(f"cell {number}: verdicts in a cell that is not an autograder cell")
+            stopped = stopped_cell(gid if isinstance(gid, str) and 0 < len(gid) <= 200 else f"cell {number}", cell)
+            limits += [stopped] if stopped else []
             continue
         if not isinstance(gid, str) or not gid or len(gid) > 200:
             raise Damaged(f"cell {number}: an autograder cell without a valid grade_id")
@@ -217,7 +327,9 @@ def autograder_reports(notebook: Path, auto_cells: tuple[str, ...] | None = None
         if auto_cells is not None and gid not in auto_cells:
             raise Damaged(f"cell {gid} is not an autograder cell of the assignment")
         reports[gid] = cell_report(gid, cell.get("outputs", []), grade_call(_source(cell)) or gid)
-    return reports
+        stopped = stopped_cell(gid, cell)
+        limits += reports[gid].budgets + ([stopped] if stopped else [])
+    return reports, limits
 
 
 # -- the class ---------------------------------------------------------------------------------
@@ -234,6 +346,7 @@ class StudentRow:
     seconds: float | None = None
     note: str = ""
     review_pending: list[str] = field(default_factory=list)  # autograder cells held, not yet graded by hand
+    limits: list[LimitHit] = field(default_factory=list)  # time and memory limits hit, in notebook order
 
     @property
     def has_grades(self) -> bool:
@@ -294,6 +407,13 @@ class FlaggedPart:
 
 
 @dataclass
+class LimitedPart:
+    """A time or memory limit one submission hit."""
+    student: str
+    hit: LimitHit
+
+
+@dataclass
 class ClassReport:
     assignment: Assignment
     rows: list[StudentRow]
@@ -301,6 +421,7 @@ class ClassReport:
     cell_errors: Counter  # (cell, error name) → submissions
     damaged: list[DamagedNotebook] = field(default_factory=list)
     flagged: list[FlaggedPart] = field(default_factory=list)
+    limits: list[LimitedPart] = field(default_factory=list)
 
     def mistakes(self) -> list[tuple[str, str, int, str]]:
         """(cell, what went wrong, submissions, example message), most common first."""
@@ -314,19 +435,27 @@ def read_verdicts(folder: Path, assignment: Assignment) -> tuple[dict[str, CellR
     """The verdicts of a student's autograded folder: those of the assignment's notebook,
     and (notebook, reason) for what cannot be trusted. Any other notebook there was not
     written by nbgrader: it is listed, never read."""
+    reports, _, damaged = read_graded(folder, assignment)
+    return reports, damaged
+
+
+def read_graded(folder: Path, assignment: Assignment
+                ) -> tuple[dict[str, CellReport], list[LimitHit], list[tuple[str, str]]]:
+    """read_verdicts, and the time and memory limits its notebook hit (none from a damaged one)."""
     reports: dict[str, CellReport] = {}
+    limits: list[LimitHit] = []
     damaged: list[tuple[str, str]] = []
     for notebook in sorted(folder.glob("*.ipynb")):
         if notebook.name != assignment.notebook_name:
             damaged.append((notebook.name, "not a notebook of the assignment (not read)"))
             continue
         try:
-            reports = autograder_reports(notebook, assignment.auto_cells)
+            reports, limits = graded_notebook(notebook, assignment.auto_cells)
         except Damaged as damage:
             damaged.append((notebook.name, str(damage)))
         except Exception as error:  # noqa: BLE001 - one notebook never stops the class report
             damaged.append((notebook.name, f"could not be read: {type(error).__name__}: {str(error)[:200]}"))
-    return reports, damaged
+    return reports, limits, damaged
 
 
 def _recorded(grade: gradebook.CellGrade | None) -> str:
@@ -345,12 +474,13 @@ def collect(paths: CoursePaths, assignment: Assignment) -> ClassReport:
     cell_errors: Counter = Counter()
     part_of = {c.grade_id: c.part for c in assignment.cells}
     order = {cell: index for index, cell in enumerate(assignment.auto_cells)}
-    rows, damaged, flagged = [], [], []
+    rows, damaged, flagged, limited = [], [], [], []
     for student in students:
         grades = cells.get(student, {})
         record = state.get(student, {})
-        reports, bad = read_verdicts(paths.autograded_dir(student), assignment)
+        reports, limits, bad = read_graded(paths.autograded_dir(student), assignment)
         damaged += [DamagedNotebook(student, notebook, reason) for notebook, reason in bad]
+        limited += [LimitedPart(student, hit) for hit in limits]
         for cell, cell_report in reports.items():
             if cell_report.flagged:
                 flagged.append(FlaggedPart(student, part_of.get(cell, ""), cell, cell_report.score,
@@ -389,14 +519,14 @@ def collect(paths: CoursePaths, assignment: Assignment) -> ClassReport:
                     for c in assignment.manual_cells if c in grades},
             manual_max={c: grades[c].max_score for c in assignment.manual_cells if c in grades},
             cells=reports, seconds=record.get("seconds"), note=note,
-            review_pending=gradebook.review_pending(grades, assignment)))
+            review_pending=gradebook.review_pending(grades, assignment), limits=limits))
     ordered = sorted(checks.values(), key=lambda c: (order.get(c.cell, len(order)), c.cell))
     per_cell: Counter = Counter()
     for stats in ordered:
         per_cell[stats.cell] += 1
         stats.key = f"{stats.cell.removeprefix('test_')} #{per_cell[stats.cell]}"
     flagged.sort(key=lambda f: (f.student, order.get(f.cell, len(order)), f.cell))
-    return ClassReport(assignment, rows, ordered, cell_errors, damaged, flagged)
+    return ClassReport(assignment, rows, ordered, cell_errors, damaged, flagged, limited)
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -407,7 +537,8 @@ def write_csv(report: ClassReport, out: Path) -> tuple[Path, Path]:
     with scores.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["student", "status", *parts, "auto_total", "auto_max",
-                         *report.assignment.manual_cells, "manual_pending", "review_pending", "seconds"])
+                         *report.assignment.manual_cells, "manual_pending", "review_pending", "seconds",
+                         "limits_hit"])
         for row in report.rows:
             graded = row.has_grades
             writer.writerow([row.student, row.status,
@@ -415,7 +546,7 @@ def write_csv(report: ClassReport, out: Path) -> tuple[Path, Path]:
                              f"{row.auto_total:g}" if graded else "", f"{row.auto_max:g}" if graded else "",
                              *("" if row.manual.get(c) is None else f"{row.manual[c]:g}" for c in report.assignment.manual_cells),
                              " ".join(row.manual_pending), " ".join(row.review_pending),
-                             "" if row.seconds is None else f"{row.seconds:.1f}"])
+                             "" if row.seconds is None else f"{row.seconds:.1f}", len(row.limits)])
     checks = out / "checks.csv"
     with checks.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -490,6 +621,9 @@ img { display: block; margin: 0.5em 0 1.5em; max-width: 100%; }
 .summary td:first-child { font-weight: bold; }
 h1 .ko, h2 .ko { color: #666; font-weight: normal; }
 #flagged td:last-child:not([colspan]) { white-space: pre-wrap; font-family: monospace; font-size: 0.9em; }
+td:first-child, #limits td:nth-child(-n+5), #limits th:nth-child(5) { white-space: nowrap; }
+#limits td:nth-child(5) { text-align: right; }
+#limits td:last-child { word-break: keep-all; }
 """
 
 
@@ -516,6 +650,7 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
         ["waiting for manual grading", sum(bool(r.manual_pending or r.review_pending) for r in report.rows)],
         ["parts flagged for review", len(report.flagged)],
         ["timed out", sum(r.status == "timeout" for r in report.rows)],
+        ["submissions that hit a time or memory limit", sum(bool(r.limits) for r in report.rows)],
         ["not graded (failed)", sum(r.status in ("failed", "not graded") for r in report.rows)],
         ["damaged notebooks (verdicts not read)", len(report.damaged)],
     ]
@@ -562,6 +697,15 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
         "(see autograded/.dropout-kit/logs/).</p>",
         _table(["student", "status", "details"], [[r.student, r.status, r.note] for r in report.rows
                                                   if r.status != "graded"], "problems"),
+        _heading("Time and memory limits", "시간·메모리 제한 초과"),
+        "<p>The limits each submission hit, read from its graded notebook: a check's request over "
+        "its time or memory budget (time: how long the request ran), or a cell stopped at its time "
+        "limit (time: how long the cell ran, or “—” when the notebook does not record it; a "
+        "stopped autograder cell scores 0). Part: the autograder cell, or the student's cell.</p>",
+        _table(["student", "part", "check", "limit hit", "time (s)", "what the student was told"],
+               [[limited.student, limited.hit.cell, limited.hit.check or "(whole cell)", limited.hit.what,
+                 "—" if limited.hit.seconds is None else f"{limited.hit.seconds:.1f}", limited.hit.message]
+                for limited in report.limits], "limits"),
         _heading("Damaged notebooks", "손상된 채점 기록"),
         "<p>Autograded notebooks whose verdicts cannot be trusted (not what the checker writes, or a "
         "notebook nbgrader did not write): left out of the pass rates and mistakes above. Scores "

@@ -511,6 +511,7 @@ class SafeExecute(Execute):
         except (CheckTimeout, asyncio.TimeoutError):
             await self._checker.stop()
             cell.outputs = [error_output(self.error_on_timeout["ename"], self.error_on_timeout["evalue"])]
+            cell.metadata["execution"] = {"iopub.execute_input": started, "shell.execute_reply": _now()}
             self.log.warning("SafeExecute: student %s: cell %d (%s): checks stopped after %s s",
                              self._student, index, test_id, timeout)
             await self._settle()
