@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("checks", "verdicts", "sandbox", "batch", "dask")
+BENCHMARKS = ("checks", "verdicts", "sandbox", "budgets", "batch", "dask")
 
 
 def main(argv: list[str]) -> int:

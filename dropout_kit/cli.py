@@ -49,12 +49,15 @@ def cmd_grade(args) -> int:
         print(f"dropout-kit grade: {failure}", file=sys.stderr)
         return 2
     from dropout_kit.classroom.grade_class import grade_class
+    from dropout_kit.cluster.memory import NotEnoughMemory
     from dropout_kit.cluster.payload import WorkerMismatch
     from dropout_kit.engine.canary import CanaryFailed
+    from dropout_kit.engine.process_exit import stop_on_sigterm
+    stop_on_sigterm()  # as Ctrl-C: what finished is recorded, the round's folders removed
     try:
         run = grade_class(assignment.course_root, assignment.name, workers=args.workers, force=args.force,
                           scheduler=scheduler)
-    except (CanaryFailed, SchedulerUnreachable, WorkerMismatch) as failure:
+    except (CanaryFailed, NotEnoughMemory, SchedulerUnreachable, WorkerMismatch) as failure:
         print(f"dropout-kit grade: {failure}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -66,7 +69,7 @@ def cmd_grade(args) -> int:
 
 def _grade_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=None,
-                        help="grading processes of the local cluster (default: the number of cores)")
+                        help="grading processes of the local cluster (default: the number of cores, fewer if the machine's memory cannot hold their kernels)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="grade on this Dask cluster instead, e.g. tcp://10.0.0.5:8786 "
                              "(default: $DASK_SCHEDULER_ADDRESS, else a local cluster)")

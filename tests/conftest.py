@@ -1,10 +1,12 @@
 """Fixtures shared by the project's tests: scratch courses driven by nbgrader's commands."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import dropout_assignment as dropout
 import pytest
+from private_tempdir import private_tempdir
 
 from dropout_kit.harness import samples
 from dropout_kit.harness.course import Course, copy_course
@@ -35,3 +37,11 @@ def new_course(tmp_path):
     def make(name: str = "course") -> Course:
         return Course(copy_course(REPO, tmp_path / name), tmp_path / f"{name}-exchange", dropout.ASSIGNMENT)
     return make
+
+
+@pytest.fixture(autouse=True)
+def own_tempdir(tmp_path_factory) -> Iterator[Path]:
+    """This test's own temporary folder (TMPDIR and tempfile.tempdir while it runs): tests
+    look for what grading left there, never in the machine's /tmp."""
+    with private_tempdir(tmp_path_factory.mktemp("tmp")) as folder:
+        yield folder

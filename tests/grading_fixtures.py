@@ -1,13 +1,14 @@
 """Small classes graded with the kit's `grade` command, shared by test_batch and
 test_report: a class of four collected submissions (the reference, a blank hand-in, a
 sample mistake and a reference that prints its kernel's torch thread count)
-graded serially and with two workers, each in its own scratch course.
+graded serially and with two workers, each in its own scratch course and temporary folder.
 """
 from __future__ import annotations
 
 import nbformat
 import pytest
 from class_builder import GradedClass, class_answers, grade, new_class_course, run_cli
+from private_tempdir import private_tempdir
 
 from dropout_kit.harness import samples
 
@@ -22,13 +23,16 @@ def class_notebooks(reference_answers, release_notebook) -> dict[str, nbformat.N
 @pytest.fixture(scope="session")
 def serial_class(tmp_path_factory, class_notebooks) -> GradedClass:
     """The class graded by one worker. Tests may add resubmissions to this course."""
-    return grade(new_class_course(tmp_path_factory.mktemp("serial") / "course", class_notebooks), workers=1)
+    with private_tempdir(tmp_path_factory.mktemp("serial-tmp")):
+        return grade(new_class_course(tmp_path_factory.mktemp("serial") / "course", class_notebooks), workers=1)
 
 
 @pytest.fixture(scope="session")
 def parallel_class(tmp_path_factory, class_notebooks) -> GradedClass:
     """The class graded by two workers on SQLite. Tests only read this course."""
-    return grade(new_class_course(tmp_path_factory.mktemp("parallel") / "course", class_notebooks), workers=2)
+    with private_tempdir(tmp_path_factory.mktemp("parallel-tmp")):
+        return grade(new_class_course(tmp_path_factory.mktemp("parallel") / "course", class_notebooks),
+                     workers=2)
 
 
 # A cell that outlives its time limit (3 s for the split cell in this course, through the
@@ -45,4 +49,5 @@ def troubled_run(tmp_path_factory, reference_answers, release_notebook):
     root = new_class_course(tmp_path_factory.mktemp("troubled") / "course", {"sleeper": sleeper},
                             config_lines='c.SafeExecute.cell_timeouts = {"split": 3}',
                             renamed={"renamed": samples.assemble(release_notebook, reference_answers)})
-    return root, run_cli("grade", "--course", str(root), "--workers", "2")
+    with private_tempdir(tmp_path_factory.mktemp("troubled-tmp")):
+        return root, run_cli("grade", "--course", str(root), "--workers", "2")

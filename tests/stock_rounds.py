@@ -22,10 +22,18 @@ from dropout_kit.harness import samples
 REPO = Path(__file__).resolve().parent.parent
 
 
+def own_tempdir(dest: Path) -> dict[str, str]:
+    """The environment that gives a round a temporary folder of its own, beside its course
+    (tests judge what grading leaves there, never the machine's /tmp)."""
+    folder = dest.parent / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"TMPDIR": str(folder)}
+
+
 def hostile_round(dest: Path) -> grading_run.Started:
     """The hostile corpus and two correct submissions, with the short limits."""
     course, students, listener = grading_run.prepare(dest)
-    return grading_run.Started(course, students, keep_open=listener)
+    return grading_run.Started(course, students, keep_open=listener, env=own_tempdir(dest))
 
 
 def tampering_round(dest: Path) -> grading_run.Started:
@@ -36,7 +44,7 @@ def tampering_round(dest: Path) -> grading_run.Started:
     students = tampering.build_class(course, reference, tampering.Context(course=course, repo=REPO),
                                      grading_run.STAMP, cases=tampering_class.CASES,
                                      honest=tampering_class.HONEST)
-    return grading_run.Started(course, students)
+    return grading_run.Started(course, students, env=own_tempdir(dest))
 
 
 ROUNDS = {"test_hostile.py": hostile_round, "test_tampering.py": tampering_round}

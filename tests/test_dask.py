@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from class_builder import new_class_course, run_cli, start_cli
 from distributed import Client
 
+from dropout_kit import tempfolders
 from dropout_kit.classroom.course_paths import CoursePaths
 from dropout_kit.cluster.payload import Payload, WorkerMismatch
 from dropout_kit.harness import samples
@@ -97,7 +97,7 @@ def test_class_on_a_scheduler_gets_stock_nbgrader_grades(cluster, tmp_path, clas
 
 
 def test_a_killed_worker_loses_no_submission_and_grades_none_twice(cluster, tmp_path, reference_answers,
-                                                                  release_notebook):
+                                                                  release_notebook, own_tempdir):
     waits = samples.assemble(release_notebook, {**reference_answers, "split": reference_answers["split"] + WAITS})
     class_ = {f"student{n}": waits for n in range(1, 4)}  # two on the workers, one waiting
     root = new_class_course(tmp_path / "course", class_)
@@ -118,6 +118,12 @@ def test_a_killed_worker_loses_no_submission_and_grades_none_twice(cluster, tmp_
     assert sum(f" {student}: graded " in stdout for student in class_) == len(class_)
     grades = dropout.cell_grades(f"sqlite:///{root}/gradebook.db")
     assert set(grades) == set(class_)
+    assert not tempfolders.sweep(tempdir=own_tempdir), "the round's last sweep left a killed worker's folders"
+    # The live worker's own folders (unpacked checks, checker scratch) last as long as it does;
+    # stopped by a signal, it leaves them to the next round's first sweep.
+    cluster.stop()
+    tempfolders.sweep(tempdir=own_tempdir)
+    assert not kit_leftovers(own_tempdir)
 
 
 # Prints the marks an earlier student's code left (in the kernel, its folder, its /tmp),
@@ -130,18 +136,17 @@ open("mark-here", "w").close()
 open("/tmp/mark-here", "w").close()"""
 
 
-def kit_leftovers() -> set[str]:
-    """Kernel workspaces, job folders and checker scratch of the kit in the temporary folder."""
-    return {p.name for p in Path(tempfile.gettempdir()).glob("dropout-kit-*")
-            if p.name.split("-")[2] in ("kernel", "job", "checker")}
+def kit_leftovers(tempdir: Path) -> set[str]:
+    """What the kit left in a test's own temporary folder (TMPDIR of the processes it started):
+    kernel workspaces, job folders, checker scratch, unpacked checks, owner records."""
+    return {p.name for p in tempdir.glob("dropout-kit-*")}
 
 
 def test_a_kernel_started_ahead_serves_one_student_and_nothing_is_left(tmp_path, reference_answers,
-                                                                       release_notebook):
+                                                                       release_notebook, own_tempdir):
     marks = samples.assemble(release_notebook, {**reference_answers, "split": reference_answers["split"] + MARKS})
     class_ = {f"student{n}": marks for n in range(1, 4)}
     root = new_class_course(tmp_path / "course", class_)
-    before = kit_leftovers()
     done = run_cli("grade", "--course", str(root), "--workers", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert all(r["status"] == "graded" and r["auto_score"] == 15 for r in recorded(root).values())
@@ -153,7 +158,7 @@ def test_a_kernel_started_ahead_serves_one_student_and_nothing_is_left(tmp_path,
         assert "marks found: [] [] []" in "".join(o.get("text", "") for o in split.outputs)
         started_ahead += "a kernel started ahead" in (paths.log_dir / f"{student}.log").read_text()
     assert started_ahead == 2  # all but the first
-    assert kit_leftovers() <= before
+    assert not kit_leftovers(own_tempdir)
 
 
 def test_an_unreachable_scheduler_is_reported_within_15_seconds(tmp_path, class_notebooks):
@@ -184,7 +189,7 @@ def test_a_worker_with_another_kit_refuses_the_payload(tmp_path):
 
 
 def test_ctrl_c_keeps_what_finished_and_the_next_run_grades_the_rest(tmp_path, reference_answers,
-                                                                     release_notebook):
+                                                                     release_notebook, own_tempdir):
     waits = samples.assemble(release_notebook, {**reference_answers, "split": reference_answers["split"] + WAITS})
     quick = samples.assemble(release_notebook, reference_answers)
     root = new_class_course(tmp_path / "course", {"a-quick": quick, "b-waits": waits, "c-waits": waits})
@@ -205,8 +210,10 @@ def test_ctrl_c_keeps_what_finished_and_the_next_run_grades_the_rest(tmp_path, r
     graded = {s for s, cells in dropout.cell_grades(f"sqlite:///{root}/gradebook.db").items()
               if any(g.auto and g.score is not None for g in cells.values())}
     assert graded == finished
+    assert not kit_leftovers(own_tempdir)
 
     again = run_cli("grade", "--course", str(root), "--workers", "2")
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"{3 - len(finished)} to grade" in again.stdout and f"{len(finished)} unchanged" in again.stdout
     assert {s: r["auto_score"] for s, r in recorded(root).items()} == {"a-quick": 15, "b-waits": 15, "c-waits": 15}
+    assert not kit_leftovers(own_tempdir)

@@ -64,7 +64,7 @@ class Budget:
 
 
 # A call of a student's function on the checks' inputs (milliseconds when correct; a loop
-# over the elements in Python takes about a second for 10 000 of them on a loaded core).
+# over the elements in Python takes a quarter of a second for 100 000 of them on one core).
 CALL = Budget(seconds=10)
 # The first calls of a part, on a few elements: anything slower is not worth waiting for.
 SMALL_CALL = Budget(seconds=3, memory_mb=256)

@@ -9,6 +9,9 @@ cluster (a local one by default), resumable, with progress.
   outcome.STOPPED_CELL_ERRORS) or that nbgrader failed to grade is graded again at the end,
   alone on the cluster; if it happens again it is reported as such ("timeout", "failed"),
   never passed off as a plain grade.
+- The kernels that may run at once must fit in each machine's memory (dropout_kit.cluster.memory).
+- Folders that ended grading processes left in the temporary folder are removed when the
+  run starts and when it ends (dropout_kit.tempfolders.sweep).
 """
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ from dropout_kit.classroom.course_paths import (
 )
 from dropout_kit.classroom.outcome import Outcome
 from dropout_kit.classroom.progress import Progress
+from dropout_kit import tempfolders
+from dropout_kit.cluster import memory
 from dropout_kit.cluster.connect import cluster_client, slots
 from dropout_kit.cluster.payload import Payload
 
@@ -74,20 +79,31 @@ def grade_class(course_root: Path, assignment: str, workers: int | None = None, 
     work = plan(paths, state, force)
     checks, database = checks_fingerprint(paths), database_key(paths.db_url)
     outcomes: dict[str, Outcome] = {}
-    if not work.to_grade:
-        print_plan(work, paths, 0, out)
-    else:
-        with environment_kept(), working_directory(paths.root):
-            app = load_autograde_app(paths.root, assignment)
-            with cluster_client(scheduler, min(workers or default_workers(), len(work.to_grade))) as client:
-                workers = slots(client)
-                print_plan(work, paths, workers, out)
-                _canary(app, paths, out)
-                payload = Payload.build(app.config, paths.root, Path(app.config.SafeExecute.grader_tests),
-                                        assignment)
-                record = _Recorder(outcomes, state, checks, database, Progress(len(work.to_grade), out))
-                with Coordinator(app, paths, client, payload, workers).recording() as coordinator:
-                    _grade_all(coordinator, list(work.to_grade), workers, record)
+    tempfolders.sweep()
+    try:
+        if not work.to_grade:
+            print_plan(work, paths, 0, out)
+        else:
+            with environment_kept(), working_directory(paths.root):
+                app = load_autograde_app(paths.root, assignment)
+                kernel_mb = memory.kernel_memory_mb(app.config)
+                if not scheduler:
+                    workers, note = memory.local_workers(workers, default_workers(), kernel_mb)
+                    if note:
+                        print(note, file=out)
+                with cluster_client(scheduler, min(workers or 1, len(work.to_grade))) as client:
+                    if scheduler:
+                        memory.check_cluster(client, kernel_mb)
+                    workers = slots(client)
+                    print_plan(work, paths, workers, out)
+                    _canary(app, paths, out)
+                    payload = Payload.build(app.config, paths.root, Path(app.config.SafeExecute.grader_tests),
+                                            assignment)
+                    record = _Recorder(outcomes, state, checks, database, Progress(len(work.to_grade), out))
+                    with Coordinator(app, paths, client, payload, workers).recording() as coordinator:
+                        _grade_all(coordinator, list(work.to_grade), workers, record)
+    finally:
+        tempfolders.sweep()  # the cluster is closed: what its worker processes left, if they were killed
     run = ClassRun(outcomes, work, workers or 0, time.perf_counter() - started)
     print_summary(outcomes, work, run.seconds, paths, out)
     return run

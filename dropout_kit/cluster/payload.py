@@ -1,6 +1,8 @@
 """What a Dask worker needs besides the kit: the assignment's hidden checks and the course's
-execution settings, sent with every task and unpacked once per worker machine, into a cache
-keyed by their digest. A worker whose kit differs from the coordinator's refuses to grade."""
+execution settings, sent with every task and unpacked once per worker process, into a cache
+keyed by their digest (a folder of the process's own, dropout_kit.tempfolders: removed when the
+process ends, or by a sweep if it is killed). A worker whose kit differs from the
+coordinator's refuses to grade."""
 from __future__ import annotations
 
 import copy
@@ -9,12 +11,14 @@ import hashlib
 import pickle
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
 from traitlets.config import Config
 
+from dropout_kit import tempfolders
 from dropout_kit.engine.fingerprint import digest, folder_files, kit_files
 
 
@@ -62,12 +66,11 @@ class Payload:
                 f"(code {self.kit_digest[:12]}); install the same kit and torch on every worker")
 
     def unpacked(self) -> Path:
-        """This payload's grader_tests/ folder on this machine (written once per digest; a
-        worker process that loses the race to write it uses the other's copy)."""
-        parent = Path(tempfile.gettempdir()) / "dropout-kit-payloads"
+        """This payload's grader_tests/ folder in this process (written once per digest; a
+        thread that loses the race to write it uses the other's copy)."""
+        parent = payloads_folder()
         root = parent / self.key
         if not root.exists():
-            parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(dir=parent, prefix=".unpacking-"))
             folder = staging / "grader_tests" / self.assignment
             folder.mkdir(parents=True)
@@ -78,6 +81,21 @@ class Payload:
             staging.chmod(0o755)  # the checker may run as the sandbox's account
             try:
                 staging.rename(root)
-            except OSError:  # another worker process unpacked it first
+            except OSError:  # another thread unpacked it first
                 shutil.rmtree(staging, ignore_errors=True)
         return root / "grader_tests"
+
+
+_payloads: dict[str, Path] = {}  # temporary folder → this process's payloads folder
+_payloads_lock = threading.Lock()
+
+
+def payloads_folder() -> Path:
+    """This process's folder of unpacked payloads, <tmp>/dropout-kit-payloads-*."""
+    with _payloads_lock:
+        folder = _payloads.get(tempfile.gettempdir())
+        if folder is None or not folder.is_dir():
+            folder = tempfolders.new_folder("dropout-kit-payloads-")
+            folder.chmod(0o711)  # the checker may run as the sandbox's account
+            _payloads[tempfile.gettempdir()] = folder
+        return folder

@@ -12,7 +12,9 @@ kernel, folder or state passes from one student to another.
 The job's folder is the kernel's working folder (SafeExecute makes no copy of its own:
 `folder_is_scratch`); it is removed once the kernel is gone, and nothing of it goes back:
 the coordinator gets the executed notebook and the verdicts only, so nothing the student's
-code writes reaches autograded/, the report or the feedback."""
+code writes reaches autograded/, the report or the feedback. The folders of a worker killed
+outright are removed by the next sweep on its machine (dropout_kit.tempfolders): a worker's
+first task, the end of a local round."""
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +22,6 @@ import copy
 import io
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ import nbformat
 from traitlets.config import Config
 from traitlets.utils.importstring import import_item
 
+from dropout_kit import tempfolders
 from dropout_kit.cluster.payload import Payload
 from dropout_kit.engine.process_exit import on_process_exit
 from dropout_kit.engine.remote_execute import Executed, Job
@@ -119,7 +121,7 @@ async def _run(payload: Payload, job: Job, log: logging.Logger) -> tuple[str, di
 
 def job_folder() -> Path:
     """A new folder for one submission's files and kernel: <tmp>/dropout-kit-job-*/submission."""
-    scratch = Path(tempfile.mkdtemp(prefix="dropout-kit-job-"))
+    scratch = tempfolders.new_folder("dropout-kit-job-")
     scratch.chmod(0o711)  # a kernel of another account (the worker as root, no namespaces) goes through
     folder = scratch / "submission"
     folder.mkdir()
@@ -194,6 +196,8 @@ def _kernels() -> WarmKernels:
     global _warm
     with _warm_lock:
         if _warm is None:
+            # This worker's first task: what killed workers left on this machine goes first.
+            tempfolders.sweep(logging.getLogger("dropout_kit.cluster.worker"))
             _warm = WarmKernels()
             on_process_exit(_warm.shutdown)
         return _warm

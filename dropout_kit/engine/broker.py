@@ -22,7 +22,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
 import dropout_kit
+from dropout_kit import tempfolders
 from dropout_kit.cells import grade_call, grade_id
 from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult, cell_score, report
 from dropout_kit.engine.process_exit import on_process_exit
@@ -120,7 +120,7 @@ class CheckerServer:
 
     def __init__(self, grader_tests: Path, confinement, log):
         self.grader_tests = grader_tests
-        self._scratch = Path(tempfile.mkdtemp(prefix="dropout-kit-checker-"))
+        self._scratch = tempfolders.new_folder("dropout-kit-checker-")
         kit_parent = Path(dropout_kit.__file__).resolve().parent.parent
         from dropout_kit.engine.sandbox_kernel_manager import python_runtime_paths
         prefix, env, _ = confinement(

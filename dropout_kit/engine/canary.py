@@ -16,9 +16,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -26,7 +26,9 @@ from pathlib import Path
 import nbformat
 
 import dropout_kit
+from dropout_kit import tempfolders
 from dropout_kit.engine.fingerprint import grading_fingerprint
+from dropout_kit.engine.process_exit import stop_on_sigterm
 
 CACHE_ENV = "DROPOUT_KIT_CACHE"
 
@@ -105,13 +107,16 @@ def run(config, source_notebook: Path) -> Canary:
     if problem:
         return Canary(False, [problem], time.perf_counter() - started)
     nb = nbformat.read(source_notebook, as_version=4)
-    with tempfile.TemporaryDirectory(prefix="dropout-kit-canary-") as folder:
-        os.chmod(folder, 0o755)
-        resources = {"metadata": {"path": folder},
+    folder = tempfolders.new_folder("dropout-kit-canary-")
+    try:
+        folder.chmod(0o755)
+        resources = {"metadata": {"path": str(folder)},
                      "nbgrader": {"student": "canary", "assignment": source_notebook.parent.name}}
         nb, resources = IntegrityScan(config=copy.deepcopy(config)).preprocess(nb, resources)
         nb, resources = SafeExecute(config=copy.deepcopy(config)).preprocess(nb, resources)
         nb, resources = GuardGradeCells(config=copy.deepcopy(config)).preprocess(nb, resources)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     problems = [f"the instructor's solution is held for review before {grade_id}: {'; '.join(evidence[:3])}"
                 for grade_id, evidence in resources[HELD].items()]
     for cell in nb.cells:
@@ -172,13 +177,18 @@ def has_kit_cells(notebook: Path) -> bool:
 def pre_convert_hook(assignment=None, student=None, notebooks=(), **kwargs):
     """c.Autograde.pre_convert_hook: the canary before the first student (then nbgrader's
     unsafe-files guard, dropout_kit.engine.submission_files.skip_unsafe_files). A failed canary ends the
-    whole `nbgrader autograde` run before anything is written to the gradebook."""
+    whole `nbgrader autograde` run before anything is written to the gradebook. Also sweeps
+    the temporary folder (dropout_kit.tempfolders) at the round's start and end."""
     from dropout_kit.engine.submission_files import (
         _running_converter,
         skip_unsafe_files,
     )
 
     converter = _running_converter()
+    # The start of an `nbgrader autograde` round (a sweep now and when it ends); SIGTERM ends
+    # it as Ctrl-C does, so that its clean-up runs.
+    tempfolders.sweep_now_and_at_exit(converter.log if converter is not None else None)
+    stop_on_sigterm()
     grader_tests = converter.config.SafeExecute.get("grader_tests") if converter is not None else None
     source = None
     if grader_tests:

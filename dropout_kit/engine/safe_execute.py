@@ -36,7 +36,6 @@ import math
 import queue
 import shutil
 import signal
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from time import monotonic
@@ -50,6 +49,7 @@ from nbformat.v4 import new_notebook, new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Integer, List, Unicode
 
+from dropout_kit import tempfolders
 from dropout_kit.cells import code_sources_before, grade_id
 from dropout_kit.checks.runner import ModuleResult, cell_score
 from dropout_kit.engine import broker, kernel_process
@@ -223,7 +223,7 @@ def scratch_copy(folder: Path) -> Path:
     feedback. Returns the copy, <scratch>/<folder's name>; remove it with remove_scratch.
     Symbolic links are copied as links, never followed (nbgrader's intake keeps them out of
     autograded/ already; a link must not bring the file it names into the kernel's folder)."""
-    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    scratch = tempfolders.new_folder(SCRATCH_PREFIX)
     scratch.chmod(0o711)  # a kernel of another account (nbgrader as root, no namespaces) goes through
     copy_ = scratch / (folder.name or "submission")
     try:
@@ -357,7 +357,7 @@ class SafeExecute(Execute):
         given = metadata.get("path")
         work, self._workdir_shown = None, None
         if self.spare is None and not self.folder_is_scratch:
-            work = scratch_copy(Path(given)) if given else Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX)) / "empty"
+            work = scratch_copy(Path(given)) if given else tempfolders.new_folder(SCRATCH_PREFIX) / "empty"
             work.mkdir(exist_ok=True)
             metadata["path"] = str(work)
             self._workdir_shown = Path(given) if given else None

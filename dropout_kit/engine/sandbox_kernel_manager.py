@@ -47,7 +47,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +55,8 @@ import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, Integer, List, Unicode, default
+
+from dropout_kit import tempfolders
 
 MODES = ("auto", "namespaces", "rlimits", "off")
 
@@ -414,7 +415,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         self._release_workspace()
-        self._workspace = Path(tempfile.mkdtemp(prefix="dropout-kit-kernel-"))
+        self._workspace = tempfolders.new_folder("dropout-kit-kernel-")
         # Unix sockets in a directory both sides see: the only channel out of the sandbox.
         self.transport = "ipc"
         self.cache_ports = False

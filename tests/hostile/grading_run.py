@@ -43,7 +43,7 @@ HEAVY_CELL_TIMEOUT = 300
 # The student's training cell: about 2 s on one core, 9 times that on a loaded machine; a
 # case trains far too long there (broadcast-mask), so its limit is kept short.
 TRAINING_CELL = "dropout_net"
-TRAINING_CELL_TIMEOUT = 40
+TRAINING_CELL_TIMEOUT = 30
 NOTEBOOK_TIMEOUT = 420
 MAX_RESTARTS = 3
 
