@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import html
 import json
 import re
@@ -358,6 +359,14 @@ def test_limits_hit_are_read_with_the_part_and_the_time(tmp_path):
     assert limits_of(data, tmp_path) == []
 
 
+def rewrite_notebook(paths: CoursePaths, student: str, change) -> None:
+    """Applies `change` to the JSON of `student`'s graded notebook, in place."""
+    path = paths.autograded_dir(student) / dropout.NOTEBOOK
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def limited_class(parallel_class, tmp_path_factory) -> Path:
     """A copy of the graded class in which
@@ -368,14 +377,7 @@ def limited_class(parallel_class, tmp_path_factory) -> Path:
       * threads-probe hit nothing."""
     root = tmp_path_factory.mktemp("limited") / "course"
     shutil.copytree(parallel_class.root, root)
-    paths = CoursePaths.load(root, dropout.ASSIGNMENT)
-
-    def rewrite(student: str, change) -> None:
-        path = paths.autograded_dir(student) / dropout.NOTEBOOK
-        data = json.loads(path.read_text(encoding="utf-8"))
-        change(data)
-        path.write_text(json.dumps(data), encoding="utf-8")
-
+    rewrite = functools.partial(rewrite_notebook, CoursePaths.load(root, dropout.ASSIGNMENT))
     rewrite("reference", lambda data: payload(data, "test_my_dropout_mask").update(budgets=BUDGETS))
     rewrite("no-scaling", lambda data: (stop(cell_of(data, "split"), "CellTimeoutError", RAN),
                                         stop(cell_of(data, "test_eval_predict"), "CellTimeoutError", checks=True)))
@@ -415,13 +417,7 @@ def tampered_class(parallel_class, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tampered") / "course"
     shutil.copytree(parallel_class.root, root)
     paths = CoursePaths.load(root, dropout.ASSIGNMENT)
-
-    def rewrite(student: str, change) -> None:
-        path = paths.autograded_dir(student) / dropout.NOTEBOOK
-        data = json.loads(path.read_text(encoding="utf-8"))
-        change(data)
-        path.write_text(json.dumps(data), encoding="utf-8")
-
+    rewrite = functools.partial(rewrite_notebook, paths)
     rewrite("blank", lambda data: payload(data).update(forged=True))
     shutil.copy(paths.autograded_dir("reference") / dropout.NOTEBOOK, paths.autograded_dir("no-scaling") / "forged.ipynb")
     rewrite("threads-probe", lambda data: hold(data, "test_split", EVIDENCE))

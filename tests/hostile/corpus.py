@@ -24,6 +24,7 @@ from typing import Callable
 
 import dropout_assignment as dropout
 import nbformat
+from corpus import LECTURE_LOOP, net_cell  # the corpus of the checks (tests/corpus.py)
 
 from dropout_kit.harness import samples
 
@@ -373,20 +374,7 @@ def my_dropout(x, p, training=True):
             flat_out[i] = flat_x[i] / (1 - p)
     return out"""
 
-LONG_TRAINING = """\
-net = torch.nn.Sequential(
-    torch.nn.Linear(in_features=1, out_features=512),
-    torch.nn.ReLU(),
-    torch.nn.Dropout(0.8),
-    torch.nn.Linear(in_features=512, out_features=1),
-)
-loss_fn = torch.nn.MSELoss()
-optimizr = torch.optim.Adam(net.parameters())
-for epoc in range(10**7):
-    loss = loss_fn(net(xtr), ytr)
-    loss.backward()
-    optimizr.step()
-    optimizr.zero_grad()"""
+LONG_TRAINING = net_cell(loop=LECTURE_LOOP.replace("range(1000)", "range(10**7)"), seed="")
 
 # -- the corpus ------------------------------------------------------------------------
 CASES: tuple[Case, ...] = (
