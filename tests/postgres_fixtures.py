@@ -21,6 +21,9 @@ from class_builder import unavailable
 
 PACKAGE_HINT = "install Debian's postgresql package (apt-get install -y postgresql)"
 
+# The machine's temporary folder, read before any test points TMPDIR at a folder of its own.
+MACHINE_TMP = tempfile.gettempdir()
+
 
 def _bin_dir() -> Path | None:
     found = shutil.which("pg_ctl")
@@ -72,9 +75,9 @@ def postgres_server():
             owner = pwd.getpwnam("postgres")
         except KeyError:
             unavailable(f"running as root without a `postgres` user: {PACKAGE_HINT}")
-    # Not under pytest's tmp_path: its folders are private to root, and a Unix socket path
-    # must stay short (about 100 bytes).
-    base = Path(tempfile.mkdtemp(prefix="dk-pg-"))
+    # Not under pytest's tmp_path (nor the test's own temporary folder, which is under it): its
+    # folders are private to root, and a Unix socket path must stay short (about 100 bytes).
+    base = Path(tempfile.mkdtemp(prefix="dk-pg-", dir=MACHINE_TMP))
     data, sockets = base / "data", base / "s"
     sockets.mkdir()
     if owner is not None:
