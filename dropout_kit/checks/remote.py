@@ -422,8 +422,8 @@ class Notebook:
         """A function that ran past its time budget earlier in this module is not called again:
         each such call would cost its whole budget."""
         if name in self.slow:
-            raise OverBudget(f"{self.slow[name]} 그래서 이 검사에서는 다시 부르지 않았습니다.",
-                             self.slow[name].kind, self.slow[name].limit)
+            raise OverBudget(f"위의 검사에서 {name} 이 {self.slow[name].limit:g}초를 넘겨서, 이 검사에서는 "
+                             "다시 부르지 않았습니다.", self.slow[name].kind, self.slow[name].limit)
 
     def flush(self) -> None:
         """Sends the deferred requests (the restoring of the kernel's random state)."""

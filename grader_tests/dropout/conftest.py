@@ -60,13 +60,22 @@ def small_calls_problem(student) -> str | None:
     return None
 
 
+@pytest.fixture(scope="module")
+def small_calls_told() -> list:
+    """Whether a check of this module has told the student about the small calls yet."""
+    return []
+
+
 @pytest.fixture
-def drop(my_dropout, small_calls_problem):
+def drop(my_dropout, small_calls_problem, small_calls_told):
     """my_dropout for the checks on large inputs, once its small calls are right (else the
-    check fails at once with what was wrong there). Each call runs in the kernel on a copy of
-    the checker's input (every request carries its own copy): a function that modifies its
-    input in place loses the check about that only."""
+    check fails at once: the first such check says what was wrong, the others refer to it).
+    Each call runs in the kernel on a copy of the checker's input (every request carries its
+    own copy): a function that modifies its input in place loses the check about that only."""
     if small_calls_problem:
+        if small_calls_told:
+            fail("위의 검사에서 말한 문제(작은 입력) 때문에 이 검사도 하지 않았습니다.")
+        small_calls_told.append(True)
         fail(f"{small_calls_problem} 그래서 큰 입력으로 하는 이 검사는 하지 않았습니다.")
     return my_dropout
 
