@@ -17,7 +17,6 @@ prlimit) whose command line runs ipykernel; its pid is the one outside any PID n
 from __future__ import annotations
 
 import contextlib
-import os
 import resource
 from pathlib import Path
 
@@ -94,12 +93,3 @@ def memory_budget(pid: int | None, extra_mb: float | None, log=None):
             with contextlib.suppress(OSError, ValueError):  # the kernel may be gone
                 resource.prlimit(pid, resource.RLIMIT_AS, old)
 
-
-def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
