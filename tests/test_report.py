@@ -479,3 +479,57 @@ def test_flagged_parts_show_student_part_score_and_evidence(tampered_report):
         rows = {row["student"]: row for row in csv.DictReader(fh)}
     assert rows["threads-probe"]["review_pending"] == "test_split"
     assert float(rows["threads-probe"]["split"]) == 0  # recorded as 0 until a person grades it
+
+
+# -- refused submissions (issue 23, item 2) ------------------------------------------------------
+def refusal(folder: str, student: str, owner: str, claimed: str, reason: str):
+    """A refusal as dropout_kit.exchange.check_submission gives it (future times: 40 min ahead)."""
+    from dropout_kit.exchange.refusal import REASONS, Refusal
+    english, korean = REASONS[reason]
+    fields = {"student": student, "owner": owner, "claimed": claimed, "extra": "40 min", "extra_ko": "40분"}
+    return Refusal(folder, student, owner, claimed, reason, english.format(**fields), korean.format(**fields))
+
+
+FORGED = refusal("kit-stu-b+dropout+2026-12-03 10:40:00.123456 UTC+aB3x", "kit-stu-b", "kit-stu-a",
+                 "2026-12-03 10:40:00.123456 UTC", "owner_mismatch")
+AHEAD = refusal("kit-stu-c+dropout+2026-12-09 09:00:00.000000 UTC+Qz9<b>x</b>", "kit-stu-c", "kit-stu-c",
+                "2026-12-09 09:00:00.000000 UTC", "future_time")
+
+
+@pytest.fixture
+def ungraded_course(tmp_path, monkeypatch) -> Path:
+    """A course with nothing collected nor graded (the report creates its gradebook: alembic on PATH)."""
+    import os
+
+    from dropout_kit.engine.config import path_with_environment_bin
+    from dropout_kit.harness.course import copy_course
+    monkeypatch.setenv("PATH", path_with_environment_bin(os.environ.get("PATH", "")))
+    return copy_course(dropout.REPO, tmp_path / "course")
+
+
+def test_refused_submissions_are_listed_with_owner_time_and_reason(ungraded_course, tmp_path):
+    from dropout_kit.exchange.refusal_record import append_refusals
+    append_refusals(ungraded_course, [FORGED, AHEAD], course_id="dl-dropout", assignment=dropout.ASSIGNMENT)
+    append_refusals(ungraded_course, [refusal("x+week2+t", "x", "y", "t", "owner_mismatch")],
+                    course_id="dl-dropout", assignment="week2")  # another assignment's: not listed
+    page = report.write_report(dropout.in_course(ungraded_course), tmp_path / "report")
+    rendered = render(page)
+    refused = rendered["tables"]["refused"]
+    assert refused["rows"] == 2 and refused["shownHeight"] > 0
+    assert re.search(r"kit-stu-b\tkit-stu-a\t2026-12-03\s+10:40:00 UTC\tit names kit-stu-b but is owned by "
+                     r"kit-stu-a", refused["text"]), refused["text"]
+    assert "kit-stu-b 학생의 이름으로 되어 있지만 폴더 소유자는 kit-stu-a입니다" in refused["text"]
+    assert "its time is 40 min ahead of the clock" in refused["text"] and "40분 미래" in refused["text"]
+    assert "+Qz9<b>x</b>" in refused["text"]  # a student's folder name shown as text, never markup
+    assert "x+week2+t" not in refused["text"]
+    assert re.search(r"refused submissions \(not collected\)\s+2", rendered["tables"]["summary"]["text"])
+    assert "Refused submissions <span class=\"ko\" lang=\"ko\">· 거부된 제출</span>" in page.read_text(encoding="utf-8")
+    notice = report.refused_submissions_notice(dropout.in_course(ungraded_course))
+    assert notice.splitlines()[0].startswith("Refused submissions · 거부된 제출: 2")
+    assert "'kit-stu-b' owned by 'kit-stu-a'" in notice
+
+
+def test_no_refused_section_when_nothing_was_refused(ungraded_course, tmp_path):
+    page = report.write_report(dropout.in_course(ungraded_course), tmp_path / "report").read_text(encoding="utf-8")
+    assert 'id="refused"' not in page and "Refused submissions" not in page and "refused submissions" not in page
+    assert report.refused_submissions_notice(dropout.in_course(ungraded_course)) == ""

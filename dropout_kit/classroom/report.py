@@ -34,6 +34,7 @@ from dropout_kit.classroom import gradebook
 from dropout_kit.classroom.changes import GradingState
 from dropout_kit.classroom.course_paths import CoursePaths
 from dropout_kit.engine.review import REVIEW_MIME
+from dropout_kit.exchange.refusal_record import RecordedRefusal, read_refusals, record_path
 
 PLOT_DPI = 100
 
@@ -422,6 +423,7 @@ class ClassReport:
     damaged: list[DamagedNotebook] = field(default_factory=list)
     flagged: list[FlaggedPart] = field(default_factory=list)
     limits: list[LimitedPart] = field(default_factory=list)
+    refused: list[RecordedRefusal] = field(default_factory=list)  # inbound folders collect refused
 
     def mistakes(self) -> list[tuple[str, str, int, str]]:
         """(cell, what went wrong, submissions, example message), most common first."""
@@ -526,7 +528,8 @@ def collect(paths: CoursePaths, assignment: Assignment) -> ClassReport:
         per_cell[stats.cell] += 1
         stats.key = f"{stats.cell.removeprefix('test_')} #{per_cell[stats.cell]}"
     flagged.sort(key=lambda f: (f.student, order.get(f.cell, len(order)), f.cell))
-    return ClassReport(assignment, rows, ordered, cell_errors, damaged, flagged, limited)
+    return ClassReport(assignment, rows, ordered, cell_errors, damaged, flagged, limited,
+                       read_refusals(paths.root, paths.assignment))
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -624,6 +627,11 @@ h1 .ko, h2 .ko { color: #666; font-weight: normal; }
 td:first-child, #limits td:nth-child(-n+5), #limits th:nth-child(5) { white-space: nowrap; }
 #limits td:nth-child(5) { text-align: right; }
 #limits td:last-child { word-break: keep-all; }
+#refused-note, #refused { word-break: keep-all; }
+#refused { width: 100%; }
+#refused td:nth-child(2), #refused td:nth-child(3), #refused td:nth-child(5) { white-space: pre; }
+#refused td:nth-child(4) { white-space: pre-wrap; min-width: 18em; }
+#refused td:nth-child(6) { font-family: monospace; font-size: 0.85em; word-break: break-all; }
 """
 
 
@@ -654,6 +662,8 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
         ["not graded (failed)", sum(r.status in ("failed", "not graded") for r in report.rows)],
         ["damaged notebooks (verdicts not read)", len(report.damaged)],
     ]
+    if report.refused:
+        summary.append(["refused submissions (not collected)", len(report.refused)])
     parts = list(report.assignment.parts)
     part_max = {p: max([r.part_max[p] for r in graded] or [0.0]) for p in parts}
 
@@ -667,6 +677,7 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
     sections = [
         f'<h1>Grading report: {name} <span class="ko" lang="ko">· 채점 보고서</span></h1>',
         _table(["figure", "value"], summary, "summary").replace("<table", '<table class="summary"', 1),
+        *_refused_section(report.refused),
         _heading("Score distribution", "점수 분포"),
         _img(plots["score_distribution"], "Histogram of autograded points"),
         _img(plots["part_means"], "Mean score of each part"),
@@ -724,6 +735,54 @@ def write_html(report: ClassReport, plots: dict[str, Path], out: Path) -> Path:
                     f"<style>{STYLE}</style></head><body>\n" + "\n".join(sections) + "\n</body></html>\n",
                     encoding="utf-8")
     return page
+
+
+def _refused_section(refused: list[RecordedRefusal]) -> list[str]:
+    """The inbound folders `nbgrader collect` refused (dropout_kit.exchange); none: no section."""
+    if not refused:
+        return []
+    return [
+        _heading("Refused submissions", "거부된 제출"),
+        '<p id="refused-note">Folders in the exchange\'s inbound/ that <code>nbgrader collect</code> '
+        "did not collect: handed in under another student's name, dated in the future, or not what "
+        "<code>nbgrader submit</code> makes. Each student's own latest valid submission was collected "
+        "instead. The folders are left in inbound/ as evidence. "
+        '<span lang="ko">다른 학생 명의로 되어 있거나 제출 시각이 미래인 폴더는 수집하지 않았고, 각 학생의 '
+        "유효한 최신 제출을 수집했습니다. 폴더는 증거로 inbound/에 남겨 두었습니다.</span></p>",
+        _table(["student named", "owner", "claimed time", "reason", "refused at", "folder in inbound/"],
+               [[r.refusal.student or "(unreadable)", r.refusal.owner, _claimed(r.refusal.claimed_time),
+                 f"{r.refusal.detail}\n{r.refusal.detail_ko}", _refused_at(r.refused_at), r.refusal.folder]
+                for r in refused], "refused"),
+    ]
+
+
+def _claimed(text: str) -> str:
+    """The time a folder's name claims: the date over the time, without nbgrader's microseconds."""
+    if not text:
+        return "—"
+    parts = text.split(" ")
+    if len(parts) >= 2 and "." in parts[1]:
+        parts[1] = parts[1].split(".")[0]
+    return parts[0] + "\n" + " ".join(parts[1:]) if len(parts) > 1 else text
+
+
+def _refused_at(stamp: str) -> str:
+    moment = _timestamp(stamp)
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d\n%H:%M:%S UTC") if moment else stamp
+
+
+def refused_submissions_notice(assignment: Assignment) -> str:
+    """For the console after `dropout-kit report`: the refused submissions of `assignment`
+    (what the page's section lists), or "" when there are none."""
+    refused = read_refusals(assignment.course_root, assignment.name)
+    if not refused:
+        return ""
+    lines = [f"Refused submissions · 거부된 제출: {len(refused)} (not collected · 수집하지 않음; "
+             f"record: {record_path(assignment.course_root)})"]
+    for r in refused:  # names are the students' choice: shown with repr
+        lines.append(f"  {r.refusal.student!r} owned by {r.refusal.owner!r}, claimed "
+                     f"{r.refusal.claimed_time or '—'}: {r.refusal.detail}")
+    return "\n".join(lines)
 
 
 def _img(path: Path, alt: str) -> str:
