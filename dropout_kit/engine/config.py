@@ -19,9 +19,12 @@ CELL_TIMEOUT_SECONDS = 120
 
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.GetGrades",
+    "dropout_kit.engine.feedback_detail.FeedbackDetail",  # needs the kit cells' hidden grade() call
     "nbgrader.preprocessors.ClearHiddenTests",
     "dropout_kit.engine.scrub_test_tracebacks.ScrubTestTracebacks",
     "dropout_kit.engine.pending_review_feedback.PendingReviewFeedback",
+    "dropout_kit.engine.feedback_pending_manual.PendingManualFeedback",
+    "dropout_kit.engine.feedback_template.KitFeedbackTemplate",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 SANITIZE_PREPROCESSORS = [
@@ -111,6 +114,9 @@ def configure_intake(c) -> None:
     c.SubmissionFiles.max_file_mb = 20
     c.SubmissionFiles.max_total_mb = 100
     c.Autograde.sanitize_preprocessors = list(SANITIZE_PREPROCESSORS)
+    # Collecting: a folder handed in under another student's name, or dated in the future, is refused.
+    from dropout_kit import exchange
+    exchange.configure(c)
 
 
 GLOBAL_CONFIG = """\
