@@ -83,6 +83,9 @@ def cmd_report(args) -> int:
     assignment = chosen_assignment(args)
     page = report.write_report(assignment, Path(args.out) if args.out else None)
     print(f"Report: {page}")
+    notice = report.refused_submissions_notice(assignment)
+    if notice:
+        print(notice)
     return 0
 
 
@@ -90,9 +93,24 @@ def _report_arguments(parser) -> None:
     parser.add_argument("--out", help="folder for the report (default: reports/<assignment>/ in the course)")
 
 
+def cmd_on_submission(args) -> int:
+    """Grading on submission (run the service; status, pause, resume, regrade-all)."""
+    from dropout_kit.on_submission import commands
+    if args.action == "run":
+        commands.wait_for_course(Path(args.course or "."), args.assignment)
+    return commands.main(chosen_assignment(args), args.action)
+
+
+def _on_submission_arguments(parser) -> None:
+    from dropout_kit.on_submission.commands import ACTIONS
+    parser.add_argument("action", choices=ACTIONS, help="run: the service itself (as the instructor)")
+
+
 cmd_grade.arguments = _grade_arguments
 cmd_report.arguments = _report_arguments
-COMMANDS = {"release": cmd_release, "demo": cmd_demo, "grade": cmd_grade, "report": cmd_report}
+cmd_on_submission.arguments = _on_submission_arguments
+COMMANDS = {"release": cmd_release, "demo": cmd_demo, "grade": cmd_grade, "report": cmd_report,
+            "on-submission": cmd_on_submission}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ cluster (a local one by default), resumable, with progress.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -77,36 +78,83 @@ def grade_class(course_root: Path, assignment: str, workers: int | None = None, 
     paths = CoursePaths.load(Path(course_root).resolve(), assignment)
     state = GradingState(paths)
     work = plan(paths, state, force)
-    checks, database = checks_fingerprint(paths), database_key(paths.db_url)
     outcomes: dict[str, Outcome] = {}
     tempfolders.sweep()
     try:
         if not work.to_grade:
             print_plan(work, paths, 0, out)
         else:
-            with environment_kept(), working_directory(paths.root):
-                app = load_autograde_app(paths.root, assignment)
-                kernel_mb = memory.kernel_memory_mb(app.config)
-                if not scheduler:
-                    workers, note = memory.local_workers(workers, default_workers(), kernel_mb)
-                    if note:
-                        print(note, file=out)
-                with cluster_client(scheduler, min(workers or 1, len(work.to_grade))) as client:
-                    if scheduler:
-                        memory.check_cluster(client, kernel_mb)
-                    workers = slots(client)
-                    print_plan(work, paths, workers, out)
-                    _canary(app, paths, out)
-                    payload = Payload.build(app.config, paths.root, Path(app.config.SafeExecute.grader_tests),
-                                            assignment)
-                    record = _Recorder(outcomes, state, checks, database, Progress(len(work.to_grade), out))
-                    with Coordinator(app, paths, client, payload, workers).recording() as coordinator:
-                        _grade_all(coordinator, list(work.to_grade), workers, record)
+            with GradingSession(paths, workers, scheduler, out, at_most=len(work.to_grade)) as session:
+                print_plan(work, paths, session.workers, out)
+                session.check()
+                outcomes = session.grade(list(work.to_grade), state)
     finally:
         tempfolders.sweep()  # the cluster is closed: what its worker processes left, if they were killed
-    run = ClassRun(outcomes, work, workers or 0, time.perf_counter() - started)
+    run = ClassRun(outcomes, work, session.workers if work.to_grade else (workers or 0),
+                   time.perf_counter() - started)
     print_summary(outcomes, work, run.seconds, paths, out)
     return run
+
+
+class GradingSession:
+    """What a grading run keeps open: the course's autograde application, the Dask cluster and
+    the payload of checks sent with every notebook. `dropout-kit grade` opens one per run;
+    grading on submission (dropout_kit.on_submission) keeps one open and grades each new
+    submission with it, running the canary again only when the checks' fingerprint changes."""
+
+    def __init__(self, paths: CoursePaths, workers: int | None, scheduler: str | None, out,
+                 at_most: int | None = None):
+        self.paths, self.scheduler, self.out = paths, scheduler, out
+        self.requested, self.at_most = workers, at_most
+        self.workers = 0
+        self.fingerprint: str | None = None  # of the checks the canary passed
+        self.payload: Payload | None = None
+        self._open = contextlib.ExitStack()
+
+    def __enter__(self) -> "GradingSession":
+        try:
+            self._open.enter_context(environment_kept())
+            self._open.enter_context(working_directory(self.paths.root))
+            self.app = load_autograde_app(self.paths.root, self.paths.assignment)
+            kernel_mb = memory.kernel_memory_mb(self.app.config)
+            workers = self.requested
+            if not self.scheduler:
+                workers, note = memory.local_workers(workers, default_workers(), kernel_mb)
+                if note:
+                    print(note, file=self.out)
+            wanted = min(workers or 1, self.at_most) if self.at_most else (workers or 1)
+            self.client = self._open.enter_context(cluster_client(self.scheduler, wanted))
+            if self.scheduler:
+                memory.check_cluster(self.client, kernel_mb)
+            self.workers = slots(self.client)
+        except BaseException:
+            self._open.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._open.close()
+
+    def check(self) -> None:
+        """The canary (the instructor's solutions must get full marks: raises CanaryFailed) and
+        the payload, for the checks as they are now; again only after they changed."""
+        fingerprint = checks_fingerprint(self.paths)
+        if fingerprint == self.fingerprint:
+            return
+        _canary(self.app, self.paths, self.out)
+        self.payload = Payload.build(self.app.config, self.paths.root,
+                                     Path(self.app.config.SafeExecute.grader_tests), self.paths.assignment)
+        self.fingerprint = fingerprint
+
+    def grade(self, students: list[str], state: GradingState) -> dict[str, Outcome]:
+        """Grades `students`' collected submissions (a second try for each that timed out or
+        failed), recording each in `state` as it finishes."""
+        outcomes: dict[str, Outcome] = {}
+        record = _Recorder(outcomes, state, self.fingerprint, database_key(self.paths.db_url),
+                           Progress(len(students), self.out))
+        with Coordinator(self.app, self.paths, self.client, self.payload, self.workers).recording() as coordinator:
+            _grade_all(coordinator, students, self.workers, record)
+        return outcomes
 
 
 class _Recorder:
