@@ -18,6 +18,16 @@ ASSIGNMENT = "dropout"
 # What the instructor's course folder holds: the course, never the kit's tests.
 COURSE_FILES = ["nbgrader_config.py", "source", "release", "grader_tests"]
 MPL_MARK = "## set by dropout-kit hub/course.py"
+# The demo course grades its assignment on submission (README: "Grading on submission").
+ON_SUBMISSION = f"""
+# make hub: the assignment is graded as soon as a student submits.
+c.GradeOnSubmission.assignments = [{ASSIGNMENT!r}]
+"""
+
+
+def on_submission_setting(instructor: Person) -> str:
+    """DROPOUT_HUB_GRADE_ON_SUBMISSION for hub/jupyterhub_config.py."""
+    return f"{instructor.user}:{instructor.home / 'course'}:{ASSIGNMENT}"
 
 
 def install_hub_settings(prefix: Path) -> None:
@@ -29,6 +39,12 @@ def install_hub_settings(prefix: Path) -> None:
     lab_settings = prefix / "share" / "jupyter" / "lab" / "settings"
     lab_settings.mkdir(parents=True, exist_ok=True)
     shutil.copy(ETC / "lab_overrides.json", lab_settings / "overrides.json")
+    # Nbgrader → Formgrader in JupyterLab's menu opens the formgrader in a frame, which the
+    # servers' frame-ancestors 'none' keeps blank (README: known problems): gone for
+    # everybody; the instructor opens the formgrader in its own tab (printed by make hub).
+    labconfig = prefix / "etc" / "jupyter" / "labconfig"
+    labconfig.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ETC / "page_config.json", labconfig / "page_config.json")
     set_plot_font(prefix)
 
 
@@ -104,6 +120,8 @@ def set_up_instructor(person: Person, prefix: Path, students: list[Person]) -> P
                             ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
         else:
             shutil.copy(src, course / name)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(ON_SUBMISSION)
     chown_tree(course, person)
     write_as(person, person.home / ".jupyter" / "nbgrader_config.py",
              (ETC / "instructor_nbgrader_config.py").read_text())

@@ -12,6 +12,9 @@
 #                                       (`make hub` uses it to stop servers on Ctrl-C)
 #   DROPOUT_HUB_PREFIX                  the Python environment of the hub and of every server
 #   DROPOUT_HUB_PROXY                   "external": the proxy is a service of its own (below)
+#   DROPOUT_HUB_GRADE_ON_SUBMISSION     optional: "INSTRUCTOR:COURSE_FOLDER:ASSIGNMENT[,ASSIGNMENT]":
+#                                       grade each submission at once (README: "Grading on
+#                                       submission"), a service run as the instructor
 import os
 import sys
 from pathlib import Path
@@ -19,7 +22,7 @@ from pathlib import Path
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # demo_auth.py
+sys.path.insert(0, str(HERE))  # demo_auth.py, formgrader_links.py
 
 ip = os.environ.get("DROPOUT_HUB_IP", "127.0.0.1")
 port = int(os.environ.get("DROPOUT_HUB_PORT", "8000"))
@@ -44,6 +47,12 @@ if os.environ.get("DROPOUT_HUB_PROXY") == "external":
 # from elsewhere (e.g. NodeSource's, which replaces Debian's package) does not.
 os.environ["NODE_PATH"] = ":".join(
     p for p in ["/usr/share/nodejs", os.environ.get("NODE_PATH", "")] if p)
+
+# The formgrader's links to notebooks and folders (/notebooks/..., /tree/...) reach the
+# instructor's own JupyterLab (hub/formgrader_links.py).
+import formgrader_links  # noqa: E402
+
+c.JupyterHub.extra_handlers = formgrader_links.HANDLERS
 
 # --- The hub's own state (root-only folder).
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
@@ -77,11 +86,29 @@ else:
         u.strip() for u in os.environ.get("DROPOUT_HUB_USERS", "").split(",") if u.strip()
     }
 
+c.JupyterHub.services = []
+
+# --- Grading on submission: one hub-managed service per assignment, run as the instructor
+# (who alone can list the exchange's inbound/), restarted by the hub if it exits; its
+# journal lets it resume where it stopped.
+if os.environ.get("DROPOUT_HUB_GRADE_ON_SUBMISSION"):
+    instructor, course_folder, names = os.environ["DROPOUT_HUB_GRADE_ON_SUBMISSION"].split(":")
+    for name in names.split(","):
+        c.JupyterHub.services.append({
+            "name": f"grade-on-submission-{name}",
+            "user": instructor,
+            "cwd": str(Path(course_folder).parent),  # the course folder may not exist yet
+            "command": [str(prefix / "bin" / "dropout-kit"), "on-submission", "run",
+                        "--course", course_folder, "--assignment", name],
+            "environment": {"OMP_NUM_THREADS": "1", "LANG": "C.UTF-8",
+                            "PATH": f"{prefix / 'bin'}:/usr/local/bin:/usr/bin:/bin"},
+        })
+
 # --- A service token for the command that runs the hub (stop every server on exit).
 if os.environ.get("DROPOUT_HUB_ADMIN_TOKEN"):
-    c.JupyterHub.services = [
+    c.JupyterHub.services.append(
         {"name": "dropout-kit-admin", "api_token": os.environ["DROPOUT_HUB_ADMIN_TOKEN"]}
-    ]
+    )
     c.JupyterHub.load_roles = [
         {
             "name": "dropout-kit-admin",

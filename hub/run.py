@@ -82,8 +82,9 @@ def port_open(port: int) -> bool:
 class Hub:
     """The jupyterhub process, started in its own session, behind `proxy`."""
 
-    def __init__(self, state: Path, port: int, logins: Path, proxy: Proxy):
+    def __init__(self, state: Path, port: int, logins: Path, proxy: Proxy, on_submission: str = ""):
         self.state, self.port, self.logins, self.proxy = state, port, logins, proxy
+        self.on_submission = on_submission
         self.token = secrets.token_hex(32)
         self.url = f"http://127.0.0.1:{port}"
         self.proc = None
@@ -99,6 +100,7 @@ class Hub:
                    DROPOUT_HUB_LOGINS=str(self.logins), DROPOUT_HUB_PREFIX=sys.prefix,
                    DROPOUT_HUB_ADMIN_TOKEN=self.token, DROPOUT_HUB_PROXY="external",
                    CONFIGPROXY_AUTH_TOKEN=self.proxy.token,
+                   DROPOUT_HUB_GRADE_ON_SUBMISSION=self.on_submission,
                    PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin")
         log = open(self.state / "jupyterhub.log", "ab")
         self.proc = subprocess.Popen(
@@ -154,12 +156,17 @@ def write_logins(path: Path, url: str, people) -> None:
     inst = next(p for p in people if p.role == "instructor")
     data = {
         "url": url,
+        "formgrader": formgrader_url(url, inst.user),
         "instructor": {"user": inst.user, "password": inst.password},
         "students": [{"user": p.user, "password": p.password}
                      for p in people if p.role == "student"],
     }
     path.touch(mode=0o600)
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def formgrader_url(url: str, instructor: str) -> str:
+    return f"{url}/user/{instructor}/formgrader"
 
 
 def remember_users(state: Path, names) -> None:
@@ -209,6 +216,7 @@ def main(argv=None) -> int:
         course.prepare_exchange()
         for p in people:
             users.create(p)
+        hub.on_submission = course.on_submission_setting(people[0])
         write_logins(logins, hub.url, people)
         # The hub starts while the course is set up; nobody is told the URL before both.
         proxy.start()
@@ -219,6 +227,7 @@ def main(argv=None) -> int:
         course.set_up_instructor(people[0], prefix, students)
         hub.wait_ready()
         print(f"JupyterHub for the course: {hub.url}  (ready in {time.monotonic() - t0:.1f} s)")
+        print(f"formgrader (instructor): {formgrader_url(hub.url, people[0].user)}")
         print(f"logins: {logins}")
         for p in people:
             print(f"  {p.role:<10} {p.user:<12} {p.password}")

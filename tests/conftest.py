@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dropout_assignment as dropout
+import on_submission_round
 import pytest
 from private_tempdir import private_tempdir
 
@@ -45,3 +46,12 @@ def own_tempdir(tmp_path_factory) -> Iterator[Path]:
     look for what grading left there, never in the machine's /tmp."""
     with private_tempdir(tmp_path_factory.mktemp("tmp")) as folder:
         yield folder
+
+
+def pytest_collection_finish(session) -> None:
+    if not session.config.option.collectonly:
+        on_submission_round.start_if_selected(session.items)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    on_submission_round.stop_started()

@@ -1,7 +1,9 @@
 """Grading on submission, driven as a class would drive it: a scratch course with its own
 exchange, students who are real Unix users handing in with nbgrader's own submit, and the
-service (`dropout-kit on-submission run`) as a process of its own. Started beside the suite's
-other big rounds (tests/stock_rounds.py); test_on_submission.py reads what it observed.
+service (`dropout-kit on-submission run`) as a process of its own. Most of it is waiting
+(kernels, polls), so it starts as soon as the session's tests are collected and runs beside
+the others (`start_if_selected`, from tests/conftest.py); test_on_submission.py reads what
+it observed.
 
 The scenario, in order:
   before the service starts: A hands in the reference; B hands in a notebook that does not
@@ -82,15 +84,38 @@ class Observed:
 MACHINE_TMP = tempfile.gettempdir()
 
 
+_started: OnSubmissionRound | None = None
+
+
+def start_if_selected(items) -> None:
+    """pytest_collection_finish: the round starts if test_on_submission.py is to run."""
+    global _started
+    if any(item.path.name == "test_on_submission.py" for item in items) and can_run_on_submission_round():
+        _started = OnSubmissionRound()
+
+
+def started_round() -> OnSubmissionRound | None:
+    return _started
+
+
+def stop_started() -> None:
+    """pytest_sessionfinish: whatever the tests saw, the users and folders go."""
+    if _started is not None:
+        _started.stop()
+
+
 class OnSubmissionRound:
-    def __init__(self, env: dict[str, str]):
+    def __init__(self):
         self.dest = Path(tempfile.mkdtemp(prefix="dk-on-submission-", dir=MACHINE_TMP))
         os.chmod(self.dest, 0o755)
-        self.env = env
+        tmp = self.dest / "tmp"  # the service's and its kernels' own temporary folder
+        tmp.mkdir()
+        self.env = {"TMPDIR": str(tmp)}
         self.observed = Observed(self.dest / "course")
         self.service: subprocess.Popen | None = None
         self.runs = 0
         self.students: UnixStudents | None = None
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._drive, name="on-submission-round", daemon=True)
         self._thread.start()
 
@@ -99,6 +124,7 @@ class OnSubmissionRound:
         return self.observed
 
     def stop(self) -> None:
+        self._stopping.set()  # a session cut short does not wait for the scenario's end
         self._thread.join()
         shutil.rmtree(self.dest, ignore_errors=True)
 
@@ -200,6 +226,8 @@ class OnSubmissionRound:
     def _wait_for(self, kind: str, *folders: str) -> None:
         deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline:
+            if self._stopping.is_set():
+                raise RuntimeError("the test session ended first")
             if self.service.poll() is not None:
                 raise RuntimeError(f"the service exited ({self.service.returncode}):\n{self.observed.service_log[-3000:]}")
             try:

@@ -1,6 +1,6 @@
-"""The suite's big rounds, started together: two stock `nbgrader autograde` rounds, the
-hostile corpus (test_hostile) and the tampering corpus (test_tampering), each in its own
-scratch course; and grading on submission (test_on_submission, mostly waiting for kernels).
+"""The suite's two big stock `nbgrader autograde` rounds, started together: the hostile
+corpus (test_hostile) and the tampering corpus (test_tampering), each in its own scratch
+course.
 
 Stock nbgrader grades one submission after another and each kernel is single-threaded,
 so one round keeps about one core busy; started side by side they take little more than
@@ -14,7 +14,6 @@ from pathlib import Path
 import dropout_assignment as dropout
 import pytest
 from hostile import grading_run
-from on_submission_round import OnSubmissionRound, can_run_on_submission_round
 from tampering import corpus as tampering
 from tampering import tampering_class
 
@@ -48,16 +47,7 @@ def tampering_round(dest: Path) -> grading_run.Started:
     return grading_run.Started(course, students, env=own_tempdir(dest))
 
 
-def on_submission_round(dest: Path) -> OnSubmissionRound | None:
-    """Grading on submission: the service, Unix students, forged folders, a SIGKILL (root
-    only, with the hub's environment for the students' nbgrader)."""
-    if not can_run_on_submission_round():
-        return None
-    return OnSubmissionRound(own_tempdir(dest))
-
-
-ROUNDS = {"test_hostile.py": hostile_round, "test_tampering.py": tampering_round,
-          "test_on_submission.py": on_submission_round}
+ROUNDS = {"test_hostile.py": hostile_round, "test_tampering.py": tampering_round}
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +58,7 @@ def stock_rounds(request, tmp_path_factory) -> dict[str, grading_run.Started]:
     try:
         for module, start in ROUNDS.items():
             if module in selected:
-                round_ = start(tmp_path_factory.mktemp(module.removesuffix(".py")) / "course")
-                if round_ is not None:
-                    started[module] = round_
+                started[module] = start(tmp_path_factory.mktemp(module.removesuffix(".py")) / "course")
         yield started
     finally:
         for round_ in started.values():

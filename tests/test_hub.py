@@ -8,6 +8,7 @@ leaves a screenshot in build/hub/screenshots/.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import dropout_assignment as dropout
 import pytest
+from playwright.sync_api import expect
 from hub.server import HUB_PREFIX, HUB_PYTHON, HubRun, Login, run_as
 
 from dropout_kit.harness import samples
@@ -27,6 +29,7 @@ PORT = int(os.environ.get("HUB_PORT", "8000"))
 HW = "dropout"  # the assignment (homework), and its notebook
 EXCHANGE_COURSE = Path("/srv/nbgrader/exchange/dl-dropout")
 NO_SCALING_MESSAGE = "살아남은 값은 10배가 되어야 합니다"
+PENDING_MANUAL = "채점 대기"
 # Student B's two classic mistakes: no 1/(1-p) scaling, prediction in training mode.
 MISTAKES = samples.mistakes(dropout.in_course(REPO))
 B_MISTAKES = {**MISTAKES["no-scaling"], **MISTAKES["no-eval-mode"]}
@@ -53,6 +56,9 @@ class Week:
         self.chromium: browser.Chromium | None = None
         self.pages: dict[str, object] = {}
         self.timings: dict[str, float] = {}
+        self.submitted: dict[str, float] = {}  # user → when they last clicked Submit
+        self.status_pages: list[str] = []  # what Fetch Feedback brought before the report
+        self.service_scores: dict[str, dict] = {}
 
     def page(self, login: Login):
         """The person's browser tab, logged in (their server spawned) on first use."""
@@ -86,6 +92,41 @@ def week(pytestconfig):
     (STATE / "timings.txt").write_text(report)
     with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
         print(report)
+
+
+def COURSE_DB(week: Week) -> Path:  # noqa: N802 - a path, read like a constant
+    return week.hub.instructor.home / "course" / "gradebook.db"
+
+
+def latest_submission(user: str) -> str:
+    """The timestamp of `user`'s latest submission folder in inbound/ (as root)."""
+    stamps = [d.split("+")[2] for d in os.listdir(EXCHANGE_COURSE / "inbound")
+              if d.startswith(f"{user}+{HW}+") and not d.endswith("+forged")]
+    return max(stamps)
+
+
+def wait_for_report(week: Week, student: Login, name: str) -> str:
+    """The student fetches feedback until their latest submission's report arrives; the time
+    from Submit to the report is recorded, the status page seen meanwhile screenshotted."""
+    page = week.page(student)
+    stamp = latest_submission(student.user)
+    path = f"{HW}/feedback/{stamp}/{HW}.html"
+
+    def read_newest() -> str:
+        try:
+            return notebooks.get_text(page, week.hub.url, student.user, path)
+        except AssertionError:  # not fetched yet
+            return ""
+
+    def on_status(text: str) -> None:
+        week.status_pages.append(text)
+        if len(week.status_pages) == 1:  # kept to be looked at, as the student's browser shows it
+            (week.screens.folder / "status-page.html").write_text(text, encoding="utf-8")
+            week.shot(student, "status-page-list")
+
+    html = lab.fetch_until_report(page, read_newest, on_status=on_status)
+    week.timings[f"submit → report read: {name}"] = time.monotonic() - week.submitted[student.user]
+    return html
 
 
 def port_in_use(port: int) -> bool:
@@ -139,7 +180,23 @@ def test_student_a_fetches_validates_and_submits(week, reference):
     page.locator(".lm-TabBar-tab", has_text="Assignments").click()
     lab.refresh(page)
     lab.submit(page, HW)
+    week.submitted[a.user] = time.monotonic()
     week.shot(a, "submitted")
+
+
+def test_student_a_reads_the_feedback_without_the_instructor(week):
+    """Grading on submission: Fetch Feedback first brings the status page, then the report."""
+    a = week.hub.students[0]
+    page = week.page(a)
+    html = wait_for_report(week, a, "a-on-submission")
+    for marker in HIDDEN_CODE_MARKERS:
+        assert marker not in html, f"hidden code in {a.user}'s feedback: {marker}"
+    assert "[test_split]" in html and "✅" in html and "❌" not in html
+    assert PENDING_MANUAL in html  # the hand-graded parts wait for the instructor
+    assert any("채점 중" in status for status in week.status_pages), week.status_pages
+    lab.open_feedback(page, notebooks.newest_feedback(page, week.hub.url, a.user, HW),
+                      "[test_my_dropout_scale]")
+    week.shot(a, "feedback-on-submission")
 
 
 def test_student_b_renamed_notebook_refused_then_submits_twice(week, reference):
@@ -157,18 +214,57 @@ def test_student_b_renamed_notebook_refused_then_submits_twice(week, reference):
     assert notebooks.get_notebook(page, week.hub.url, b.user, f"{HW}/내 과제.ipynb")
     assert not [d for d in os.listdir(EXCHANGE_COURSE / "inbound") if d.startswith(b.user)]
 
-    # Two submissions, the name restored: first the right answers, then two classic
-    # mistakes. The later one counts (`nbgrader collect` takes each student's latest
-    # submission): test_gradebook_equals_command_line_autograde finds B's mistakes.
+    # Two submissions, the name restored: first two classic mistakes, which the feedback
+    # names minutes later, then the fixed notebook, whose feedback replaces it (the latest
+    # submission counts, as in `nbgrader collect`).
     notebooks.rename(page, week.hub.url, b.user, f"{HW}/내 과제.ipynb", f"{HW}/{HW}.ipynb")
-    notebooks.write_answers(page, week.hub.url, b.user, reference)
+    notebooks.write_answers(page, week.hub.url, b.user, {**reference, **B_MISTAKES})
     lab.refresh(page)
     lab.submit(page, HW)
-    notebooks.write_answers(page, week.hub.url, b.user, {**reference, **B_MISTAKES})
-    lab.submit(page, HW)
+    week.submitted[b.user] = time.monotonic()
+    html = wait_for_report(week, b, "b-first-on-submission")
+    assert "❌" in html and "net 이 학습모드로 동작합니다" in html and NO_SCALING_MESSAGE in html
     lab.refresh_file_browser(page)
-    week.shot(b, "submitted-twice")
+    lab.open_feedback(page, notebooks.newest_feedback(page, week.hub.url, b.user, HW), NO_SCALING_MESSAGE)
+    week.shot(b, "feedback-mistakes")
+    page.locator(".lm-TabBar-tab", has_text="Assignments").first.click()
+
+    notebooks.write_answers(page, week.hub.url, b.user, reference)
+    lab.submit(page, HW)
+    week.submitted[b.user] = time.monotonic()
+    html = wait_for_report(week, b, "b-fixed-on-submission")
+    assert "✅" in html and "❌" not in html
+    lab.refresh_file_browser(page)
+    lab.open_feedback(page, notebooks.newest_feedback(page, week.hub.url, b.user, HW),
+                      "[test_my_dropout_scale]")
+    week.shot(b, "feedback-fixed")
     assert page.locator(f"{lab.SUBMITTED} .nested_list_item").count() == 2
+    week.service_scores = {s.user: gradebooks.cell_scores(COURSE_DB(week), s.user)
+                           for s in week.hub.students[:2]}
+
+
+def test_a_folder_dropped_in_a_classmates_name_is_refused(week):
+    """Student A writes a submission folder named as B's into inbound/ (every student can):
+    the service refuses it; B's own latest submission stands; the instructor is told."""
+    a, b = week.hub.students[0], week.hub.students[1]
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S.000000 UTC", time.gmtime())
+    forged = EXCHANGE_COURSE / "inbound" / f"{b.user}+{HW}+{stamp}+forged"
+    notebook = a.home / HW / f"{HW}.ipynb"
+    done = run_as(a, [str(HUB_PYTHON), "-c",
+                      f"import os, shutil; os.mkdir({str(forged)!r}); shutil.copy({str(notebook)!r}, "
+                      f"{str(forged)!r}); open({str(forged / 'timestamp.txt')!r}, 'w').write({stamp!r})"])
+    assert done.returncode == 0, done.stderr
+    journal = week.hub.instructor.home / "course" / "autograded" / ".dropout-kit" / "on-submission" / HW
+    deadline = time.monotonic() + 30
+    while forged.name not in (journal / "journal.jsonl").read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    events = [json.loads(line) for line in (journal / "journal.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events if e.get("folder") == forged.name] == ["refused"]
+    submitted = week.hub.instructor.home / "course" / "submitted" / b.user / HW / "timestamp.txt"
+    assert submitted.read_text().strip() != stamp
+    status = run_as(week.hub.instructor, [str(HUB_PREFIX / "bin" / "dropout-kit"), "on-submission", "status"],
+                    cwd=week.hub.instructor.home / "course")
+    assert "refused: 1" in status.stdout, status.stdout + status.stderr
 
 
 def test_student_c_fetches_never_submits_and_validate_names_every_unanswered_part(week):
@@ -187,8 +283,10 @@ def test_student_c_fetches_never_submits_and_validate_names_every_unanswered_par
 
 
 def test_nbgrader_validate_command_reports_failing_self_checks(week, reference):
-    """The same verdicts from `nbgrader validate` in a student's terminal."""
+    """The same verdicts from `nbgrader validate` in a student's terminal (B's notebook
+    changed again after B's last submission)."""
     b, c = week.hub.students[1], week.hub.students[2]
+    notebooks.write_answers(week.page(b), week.hub.url, b.user, {**reference, **MISTAKES["no-scaling"]})
     done = run_as(b, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{HW}/{HW}.ipynb"])
     assert NO_SCALING_MESSAGE in done.stdout, done.stdout + done.stderr
     assert "Success" not in done.stdout
@@ -265,6 +363,19 @@ def test_instructor_grades_in_the_formgrader(week):
     inst = week.hub.instructor
     a, b = week.hub.students[0], week.hub.students[1]
     page = week.page(inst)
+    # The official round: grading on submission paused first (one gradebook writer).
+    paused = run_as(inst, [str(HUB_PREFIX / "bin" / "dropout-kit"), "on-submission", "pause"],
+                    cwd=inst.home / "course")
+    assert paused.returncode == 0 and "paused" in paused.stdout, paused.stdout + paused.stderr
+    # The formgrader has its own tab (its address in logins.json; the lab menu item that
+    # would show it blank in a frame is gone), and its links reach the instructor's own lab.
+    assert week.hub.logins["formgrader"] == f"{week.hub.url}/user/{inst.user}/formgrader"
+    page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
+    expect(page.locator(".lm-Menu-itemLabel", has_text="Assignment List")).to_be_visible()
+    expect(page.locator(".lm-Menu-itemLabel:text-is('Formgrader')")).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.goto(f"{week.hub.url}/tree/course/source/{HW}")
+    page.wait_for_url(f"**/user/{inst.user}/lab/tree/course/source/{HW}**", timeout=60_000)
     formgrader.open_formgrader(page, week.hub.url, inst.user)
     week.shot(inst, "formgrader")
     log = formgrader.click_assignment_action(page, HW, "collect")
@@ -320,30 +431,22 @@ def test_students_read_their_feedback(week, index):
     html = notebooks.get_text(page, week.hub.url, student.user, html_path)
     for marker in HIDDEN_CODE_MARKERS:
         assert marker not in html, f"hidden code in {student.user}'s feedback: {marker}"
-    assert "[test_split]" in html and "✅" in html
-    if index == 1:  # B's two mistakes, named in Korean
-        assert "❌" in html
-        assert "net 이 학습모드로 동작합니다" in html
+    assert "[test_split]" in html and "✅" in html and "❌" not in html
+    assert PENDING_MANUAL not in html  # graded by the instructor
     comment = MANUAL[index]["why_dropout"][1] or MANUAL[index]["plot_modes"][1]
     assert comment in html
 
 
-def test_gradebook_equals_command_line_autograde(week):
-    inst = week.hub.instructor
-    students = [s.user for s in week.hub.students[:2]]
-    course = inst.home / "course"
-    cli = timed(week, "nbgrader autograde (command line, 2 notebooks)",
-                gradebooks.autograde_on_command_line, inst, course, students)
-    for index, student in enumerate(students):
-        hub_scores = gradebooks.cell_scores(course / "gradebook.db", student)
-        cli_scores = gradebooks.cell_scores(cli / "gradebook.db", student)
+def test_the_formgrader_round_gives_the_grades_of_grading_on_submission(week):
+    course_db = COURSE_DB(week)
+    for index, student in enumerate(week.hub.students[:2]):
+        official = gradebooks.cell_scores(course_db, student.user)
+        on_submission = week.service_scores[student.user]
         for cell in dropout.AUTO_CELLS:
-            assert hub_scores[cell] == cli_scores[cell], (student, cell, hub_scores, cli_scores)
+            assert official[cell] == on_submission[cell], (student.user, cell, official, on_submission)
         manual = sum(points for points, _ in MANUAL[index].values())
-        assert sum(hub_scores.values()) == gradebooks.auto_total(cli_scores) + manual
-    a_total = gradebooks.auto_total(gradebooks.cell_scores(course / "gradebook.db", students[0]))
-    b_total = gradebooks.auto_total(gradebooks.cell_scores(course / "gradebook.db", students[1]))
-    assert a_total == 15 and b_total < a_total
+        assert sum(official.values()) == gradebooks.auto_total(official) + manual
+        assert gradebooks.auto_total(official) == 15
 
 
 def test_stopping_the_hub_removes_its_users_and_processes(week):

@@ -5,12 +5,11 @@ forged folders are refused, a killed service resumes from its journal."""
 from __future__ import annotations
 
 import pytest
-from on_submission_round import Observed, can_run_on_submission_round
+from on_submission_round import Observed, can_run_on_submission_round, started_round
 
 from dropout_kit.classroom.gradebook import cell_grades
 from dropout_kit.exchange.refusal_record import read_refusals
 
-pytest_plugins = ["stock_rounds"]
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not can_run_on_submission_round(),
@@ -22,8 +21,8 @@ HIDDEN_CODE_MARKERS = ["BEGIN HIDDEN TESTS", "dropout_kit.grading", 'grade("test
 
 
 @pytest.fixture(scope="module")
-def observed(stock_rounds) -> Observed:
-    seen = stock_rounds["test_on_submission.py"].wait()
+def observed() -> Observed:
+    seen = started_round().wait()
     assert not seen.error, f"{seen.error}\nservice log:\n{seen.service_log[-4000:]}"
     return seen
 

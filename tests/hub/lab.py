@@ -3,6 +3,7 @@ Submit, Fetch Feedback) and the notebook itself."""
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import Page, expect
 
@@ -18,6 +19,9 @@ def open_assignments(page: Page) -> None:
     page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
     page.click(".lm-Menu-itemLabel:text-is('Assignment List')")
     page.wait_for_selector("#assignments")
+    tab = page.locator(".lm-TabBar-tab", has_text="Assignments")
+    if tab.count():  # a restored layout may keep another tab in front
+        tab.first.click()
     refresh(page)
 
 
@@ -102,3 +106,28 @@ def submit_refused(page: Page, assignment: str) -> str:
 
 def refresh_file_browser(page: Page) -> None:
     page.get_by_role("button", name=re.compile("Refresh the file browser")).click()
+
+
+def fetch_until_report(page: Page, read_newest, timeout_s: float = 600.0, on_status=None) -> str:
+    """What a student does after Submit: refresh the list and click Fetch Feedback whenever
+    it offers feedback, until the newest fetched page is the real report (not the status
+    page "⏳ 채점 중" that grading on submission puts there meanwhile). `read_newest()`
+    gives the newest fetched page's text; `on_status(text)` is called with each status page."""
+    deadline = time.monotonic() + timeout_s
+    fetch_button = page.locator(f"{SUBMITTED} button:text-is('Fetch Feedback')").first
+    offered = page.locator(f"{SUBMITTED} .nested_list_item", has_text="feedback available to fetch")
+    while time.monotonic() < deadline:
+        refresh(page)
+        if offered.count():
+            fetch_button.click()
+            fetched_by = time.monotonic() + 30
+            text = read_newest()
+            while not text and time.monotonic() < fetched_by:
+                page.wait_for_timeout(500)
+                text = read_newest()
+            if "test_split" in text:
+                return text
+            if on_status is not None:
+                on_status(text)
+        page.wait_for_timeout(2000)
+    raise AssertionError(f"no feedback report within {timeout_s:.0f} s of submitting")
