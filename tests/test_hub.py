@@ -227,6 +227,7 @@ def test_student_b_renamed_notebook_refused_then_submits_twice(week, reference):
     lab.refresh_file_browser(page)
     lab.open_feedback(page, notebooks.newest_feedback(page, week.hub.url, b.user, HW), NO_SCALING_MESSAGE)
     week.shot(b, "feedback-mistakes")
+    page.locator(".lm-TabBar-tab.jp-mod-current .lm-TabBar-tabCloseIcon").click()  # the report's tab
     page.locator(".lm-TabBar-tab", has_text="Assignments").first.click()
 
     notebooks.write_answers(page, week.hub.url, b.user, reference)

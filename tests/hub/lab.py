@@ -87,8 +87,11 @@ def fetch_feedback(page: Page, assignment: str) -> None:
 def open_feedback(page: Page, html_path: str, scroll_to: str) -> None:
     """(view feedback) opens the folder in the file browser; the page opens from there,
     scrolled to the text `scroll_to`."""
-    page.locator(f"{SUBMITTED} a", has_text="view feedback").first.click()
+    stamp = html_path.rsplit("/", 2)[1]  # <assignment>/feedback/<timestamp>/<nb>.html
+    submission = page.locator(f"{SUBMITTED} .nested_list_item", has_text=stamp)
+    submission.locator("a", has_text="view feedback").click()
     name = html_path.rsplit("/", 1)[1]
+    expect(page.locator(".jp-BreadCrumbs")).to_contain_text(stamp)  # not the folder shown before
     item = page.locator(".jp-DirListing-item", has_text=name)
     item.dblclick()
     frame = page.frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe").first
