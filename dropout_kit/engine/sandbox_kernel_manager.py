@@ -36,17 +36,27 @@ Modes (c.SandboxKernelManager.mode):
 
 Why setpriv when root: Linux never applies RLIMIT_NPROC to uid 0, so a fork loop would
 only be bounded by the machine. An ordinary instructor account needs nothing of the sort.
+
+Isolation from other kernels and from people (dropout_kit.engine.kernel_cgroup): where a
+pids cgroup is writable, each kernel starts in cgroups of its own (`sh` moves itself in
+before the sandbox starts), with pids.max = max_processes for that kernel alone, and the
+user's RLIMIT_NPROC becomes a high backstop (max_user_processes); all grading together gets
+a low CPU weight (KernelCgroups.cpu_weight). Every sandboxed process (kernel, checker) runs
+`nice` steps nicer.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
 import pwd
+import resource
 import shutil
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +67,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, Integer, List, Unicode, default
 
 from dropout_kit import tempfolders
+from dropout_kit.engine.kernel_cgroup import KernelCgroup, KernelCgroups, lower_priority_command
 
 MODES = ("auto", "namespaces", "rlimits", "off")
 
@@ -83,6 +94,7 @@ SANDBOX_HOME = "/tmp"
 
 
 _warned: set[str] = set()
+_cgroup_moves_failed: list[bool] = []
 
 
 def warn_once(log, message: str, *args) -> None:
@@ -335,7 +347,12 @@ class SandboxKernelManager(AsyncKernelManager):
     mode = CaselessStrEnum(MODES, default_value="auto",
                            help="auto, namespaces, rlimits or off").tag(config=True)
     memory_limit_mb = Integer(4096, help="address space of each kernel process (RLIMIT_AS)").tag(config=True)
-    max_processes = Integer(256, help="processes and threads of the kernel's user (RLIMIT_NPROC)").tag(config=True)
+    max_processes = Integer(256, help="processes and threads of one kernel (its pids cgroup's pids.max; "
+                                      "without one, RLIMIT_NPROC: of all kernels of its user)").tag(config=True)
+    max_user_processes = Integer(4096, help="RLIMIT_NPROC while every kernel has its own pids cgroup: "
+                                            "a backstop for all processes of the kernels' user").tag(config=True)
+    nice = Integer(10, help="how much nicer than nbgrader grading kernels run, so that people "
+                            "working on the machine keep the CPU (0: as nbgrader)").tag(config=True)
     max_open_files = Integer(1024, help="open files per process (RLIMIT_NOFILE)").tag(config=True)
     cpu_time_limit = Integer(3600, help="CPU seconds per kernel process (RLIMIT_CPU)").tag(config=True)
     max_file_size_mb = Integer(256, help="largest file the kernel may write (RLIMIT_FSIZE)").tag(config=True)
@@ -361,6 +378,7 @@ class SandboxKernelManager(AsyncKernelManager):
     _launch_env: dict[str, str] | None = None
     _identity: Identity | None = None
     _handed_over: tuple[Path, int, int] | None = None
+    _cgroup: KernelCgroup | None = None
 
     @default("context")
     def _context_default(self) -> zmq.asyncio.Context:
@@ -390,8 +408,28 @@ class SandboxKernelManager(AsyncKernelManager):
 
     @property
     def limits(self) -> Limits:
-        return Limits(self.memory_limit_mb, self.max_processes, self.max_open_files,
+        processes = self.max_processes
+        if self.kernel_cgroups().limits_processes:  # then max_processes is each kernel's pids.max
+            hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+            processes = self.max_user_processes if hard == resource.RLIM_INFINITY else \
+                min(self.max_user_processes, hard)
+        return Limits(self.memory_limit_mb, processes, self.max_open_files,
                       self.cpu_time_limit, self.max_file_size_mb)
+
+    def kernel_cgroups(self) -> KernelCgroups:
+        """The kernels' cgroups here (with one warning per grading run if some do not work)."""
+        cgroups = KernelCgroups(parent=self)
+        prepared = cgroups.prepared()
+        if prepared.problems:
+            without = []
+            if "pids" not in prepared.controllers:
+                without.append("all grading kernels of one user share its process limit (RLIMIT_NPROC), "
+                               "so a fork loop in one submission can stop the others from starting threads")
+            if "cpu" not in prepared.controllers:
+                without.append("grading yields the CPU by its nice value alone")
+            warn_once(self.log, "Kernel cgroups: %s. Grading goes on: %s (README: isolation of grading kernels).",
+                      "; ".join(prepared.problems), "; ".join(without))
+        return cgroups
 
     def effective_mode(self) -> str:
         """The mode actually used: auto resolves to namespaces or rlimits."""
@@ -415,6 +453,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         self._release_workspace()
+        await self._release_cgroup()
         self._workspace = tempfolders.new_folder("dropout-kit-kernel-")
         # Unix sockets in a directory both sides see: the only channel out of the sandbox.
         self.transport = "ipc"
@@ -437,6 +476,8 @@ class SandboxKernelManager(AsyncKernelManager):
             shown=Path(self.workdir_shown).resolve() if self.workdir_shown else None)
         if self._identity is not None:
             self._hand_over(workdir.resolve())
+        if self.effective_mode() != "off":
+            self._cgroup = self.kernel_cgroups().place(pids_max=self.max_processes)
 
     def confinement(self, workdir: Path, scratch: Path, read_only: list[Path], writable: list[Path],
                     shown: Path | None = None) -> tuple[list[str], dict[str, str], Identity | None]:
@@ -478,6 +519,7 @@ class SandboxKernelManager(AsyncKernelManager):
                 os.chown(scratch / "home", identity.uid, identity.gid)
             os.chown(scratch, identity.uid, identity.gid)
         prefix += self.limits.prlimit()
+        prefix += lower_priority_command(self.nice)  # inside, after bubblewrap's new session
         self.log.info("Sandbox: mode=%s, user=%s, limits=%s", mode,
                       identity.name if identity else pwd.getpwuid(os.geteuid()).pw_name, self.limits)
         return prefix, single_threaded(env, self.threads), identity
@@ -518,7 +560,9 @@ class SandboxKernelManager(AsyncKernelManager):
             # In a PID namespace the kernel's parent is pid 1; bubblewrap's
             # --die-with-parent replaces ipykernel's parent polling.
             cmd = [*cmd, "--IPKernelApp.parent_handle=1"]
-        return [*self._launch_prefix, *cmd]
+        # The cgroups are entered first, outside the sandbox, where their files are.
+        entering = self._cgroup.entering_command() if self._cgroup is not None else []
+        return [*entering, *self._launch_prefix, *cmd]
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if self._launch_env is not None:
@@ -528,15 +572,40 @@ class SandboxKernelManager(AsyncKernelManager):
             # polling; bubblewrap's --die-with-parent ends the kernel with nbgrader.
             kw["independent"] = True
         await super()._async_launch_kernel(kernel_cmd, **kw)
+        if self._cgroup is not None and not _cgroup_moves_failed:
+            await self._check_in_cgroup()
+
+    async def _check_in_cgroup(self, seconds: float = 2.0) -> None:
+        """Warns if the launched process did not get into its cgroups (it moves itself in
+        within milliseconds of its start); after one such failure, stops checking."""
+        process = getattr(self.provisioner, "process", None)
+        deadline = time.monotonic() + seconds
+        while process is not None and process.poll() is None:
+            if self._cgroup.holds_process(process.pid):
+                return
+            if time.monotonic() > deadline:
+                _cgroup_moves_failed.append(True)
+                warn_once(self.log, "Kernel cgroups: a kernel did not move into %s: kernels may have "
+                          "no process limit of their own", ", ".join(map(str, self._cgroup.children.values())))
+                return
+            await asyncio.sleep(0.01)
 
     _launch_kernel = _async_launch_kernel
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
+        await self._release_cgroup()  # the kernel has ended, restart or not
         if not restart:
             self._release_workspace()
 
     cleanup_resources = _async_cleanup_resources
+
+    async def _release_cgroup(self) -> None:
+        if self._cgroup is not None:
+            cgroup, self._cgroup = self._cgroup, None
+            if not await cgroup.remove():
+                self.log.info("Kernel cgroups: %s still busy; removed by a later grading run",
+                              ", ".join(map(str, cgroup.children.values())))
 
     def _release_workspace(self) -> None:
         if self._handed_over is not None:
