@@ -217,6 +217,7 @@ def main(argv=None) -> int:
         for p in people:
             users.create(p)
         hub.on_submission = course.on_submission_setting(people[0])
+        course.delegate_kernel_cgroups(people[0])
         write_logins(logins, hub.url, people)
         # The hub starts while the course is set up; nobody is told the URL before both.
         proxy.start()

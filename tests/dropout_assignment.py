@@ -2,6 +2,7 @@
 (dropout_kit.assignment reads parts and points from the notebook); the tests grade this one."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from dropout_kit.assignment import Assignment
@@ -30,3 +31,14 @@ def release_notebook(course_root: Path) -> Path:
 
 def cell_grades(db_url: str) -> dict[str, dict[str, gradebook.CellGrade]]:
     return gradebook.cell_grades(db_url, ASSIGNMENT)
+
+
+def hidden_code_lines(repo_root: Path) -> set[str]:
+    """Lines of the hidden checks' code that would betray it in anything shown to students."""
+    lines = {'grade("test_', "from dropout_kit.grading import grade", "BEGIN HIDDEN TESTS"}
+    for module in (Path(repo_root) / "grader_tests" / ASSIGNMENT).glob("*.py"):
+        for line in module.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if re.match(r"(def |fail\(|assert |if |for |return |@pytest)", line) and len(line) > 12:
+                lines.add(line)
+    return lines

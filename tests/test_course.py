@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 
 import dropout_assignment as dropout
 import nbformat
@@ -89,22 +88,11 @@ def test_autograder_cell_points_match_their_checks(release_notebook, repo_root):
         assert result.max_points == cells[test_id], test_id
 
 
-def _hidden_code_lines(repo_root):
-    """Lines of hidden-check code that would betray it in anything shown to students."""
-    lines = {'grade("test_', "from dropout_kit.grading import grade", "BEGIN HIDDEN TESTS"}
-    for module in (repo_root / "grader_tests" / dropout.ASSIGNMENT).glob("*.py"):
-        for line in module.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if re.match(r"(def |fail\(|assert |if |for |return |@pytest)", line) and len(line) > 12:
-                lines.add(line)
-    return lines
-
-
 def test_feedback_shows_no_hidden_test_code(graded, repo_root):
     course, _ = graded
     autograded = (course.root / "autograded" / "breaks-import" / "dropout" / dropout.NOTEBOOK).read_text()
     assert 'grade(\\"test_split\\")' in autograded  # the hidden code did run
-    hidden = _hidden_code_lines(repo_root)
+    hidden = dropout.hidden_code_lines(repo_root)
     for student_id in ("reference", "blank", "breaks-import"):
         page = html.unescape(course.feedback_file(student_id).read_text(encoding="utf-8"))
         leaked = [line for line in hidden if line in page]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -234,22 +233,11 @@ def test_a_held_part_says_only_that_it_awaits_review_at_both_levels(feedback_cou
         assert EVIDENCE not in feedback.get_text()
 
 
-def hidden_code_lines(repo_root: Path) -> set[str]:
-    """Lines of the hidden checks' code that would betray it on a page."""
-    lines = {'grade("test_', "from dropout_kit.grading import grade", "BEGIN HIDDEN TESTS"}
-    for module in (repo_root / "grader_tests" / dropout.ASSIGNMENT).glob("*.py"):
-        for line in module.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if re.match(r"(def |fail\(|assert |if |for |return |@pytest)", line) and len(line) > 12:
-                lines.add(line)
-    return lines
-
-
 @pytest.mark.parametrize("folder", ["feedback", PARTS])
 def test_no_hidden_code_at_either_level(feedback_course, repo_root, folder):
     autograded = CoursePaths.load(feedback_course, dropout.ASSIGNMENT).autograded_dir("reference")
     assert 'grade(\\"test_split\\")' in (autograded / dropout.NOTEBOOK).read_text(encoding="utf-8")
-    hidden = hidden_code_lines(repo_root)
+    hidden = dropout.hidden_code_lines(repo_root)
     for student in STUDENTS:
         shown = html.unescape(page_file(feedback_course, student, folder).read_text(encoding="utf-8"))
         assert not [line for line in hidden if line in shown], student
