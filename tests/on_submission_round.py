@@ -218,7 +218,8 @@ class OnSubmissionRound:
         notebook = owner.home / dropout.ASSIGNMENT / f"{dropout.ASSIGNMENT}.ipynb"
         script = (f"import os, shutil; os.mkdir({str(folder)!r}); "
                   f"shutil.copy({str(notebook)!r}, {str(folder)!r}); "
-                  f"open(os.path.join({str(folder)!r}, 'timestamp.txt'), 'w').write({stamp!r})")
+                  f"open(os.path.join({str(folder)!r}, 'timestamp.txt'), 'w').write({stamp!r}); "
+                  f"open(os.path.join({str(folder)!r}, 'submission_secret.txt'), 'w').write('forged')")
         subprocess.run(["/usr/bin/python3", "-c", script], user=owner.uid, group=owner.gid,
                        extra_groups=[], check=True, env={"PATH": "/usr/bin:/bin"})
         return name

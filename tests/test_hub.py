@@ -253,7 +253,8 @@ def test_a_folder_dropped_in_a_classmates_name_is_refused(week):
     notebook = a.home / HW / f"{HW}.ipynb"
     done = run_as(a, [str(HUB_PYTHON), "-c",
                       f"import os, shutil; os.mkdir({str(forged)!r}); shutil.copy({str(notebook)!r}, "
-                      f"{str(forged)!r}); open({str(forged / 'timestamp.txt')!r}, 'w').write({stamp!r})"])
+                      f"{str(forged)!r}); open({str(forged / 'timestamp.txt')!r}, 'w').write({stamp!r}); "
+                      f"open({str(forged / 'submission_secret.txt')!r}, 'w').write('forged')"])
     assert done.returncode == 0, done.stderr
     journal = week.hub.instructor.home / "course" / "autograded" / ".dropout-kit" / "on-submission" / HW
     deadline = time.monotonic() + 30

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 
 import pytest
 from traitlets.config import Config
 
 from dropout_kit.on_submission import status_page
+from dropout_kit.on_submission.inbound import SETTLE_SECONDS, Submission
 from dropout_kit.on_submission.journal import Journal
 from dropout_kit.on_submission.policy import GradeOnSubmission
 
@@ -60,3 +62,26 @@ def test_the_journal_replays_what_is_left_to_do_and_skips_a_line_cut_by_a_kill(t
 def test_status_pages_escape_what_they_quote():
     page = status_page.after_deadline("2026-12-03 10:00", "<script>x</script>")
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_a_folder_is_judged_only_once_nbgrader_submit_has_written_it(tmp_path):
+    folder = tmp_path / "a+dropout+2026-12-03 10:00:00.000000 UTC+x"
+    folder.mkdir()
+    (folder / "dropout.ipynb").write_text("{}")
+    submission = Submission(folder, "a", "2026-12-03 10:00:00.000000 UTC")
+    now = time.time()
+    assert not submission.settled(now)  # copied, the two last files not written yet
+    assert submission.settled(now + SETTLE_SECONDS + 1)  # never completed: judged (and refused) later
+    (folder / "timestamp.txt").write_text("2026-12-03 10:00:00.000000 UTC")
+    (folder / "submission_secret.txt").write_text("s")
+    assert submission.settled(now)
+
+
+def test_an_event_after_a_cut_line_is_kept(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    path.write_text(json.dumps({"event": "seen", "folder": "a+hw+1+x", "student": "a",
+                                "timestamp": "t1", "at": 1.0}) + "\n" + '{"event": "rel')
+    journal = Journal(path)
+    journal.write("seen", folder="b+hw+1+y", student="b", timestamp="t1")
+    journal.close()
+    assert set(Journal(path).state.seen) == {"a+hw+1+x", "b+hw+1+y"}

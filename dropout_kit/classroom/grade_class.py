@@ -146,12 +146,12 @@ class GradingSession:
                                      Path(self.app.config.SafeExecute.grader_tests), self.paths.assignment)
         self.fingerprint = fingerprint
 
-    def grade(self, students: list[str], state: GradingState) -> dict[str, Outcome]:
+    def grade(self, students: list[str], state: GradingState, on_graded=None) -> dict[str, Outcome]:
         """Grades `students`' collected submissions (a second try for each that timed out or
-        failed), recording each in `state` as it finishes."""
+        failed), recording each in `state` as it finishes, then calling `on_graded(outcome)`."""
         outcomes: dict[str, Outcome] = {}
         record = _Recorder(outcomes, state, self.fingerprint, database_key(self.paths.db_url),
-                           Progress(len(students), self.out))
+                           Progress(len(students), self.out), on_graded)
         with Coordinator(self.app, self.paths, self.client, self.payload, self.workers).recording() as coordinator:
             _grade_all(coordinator, students, self.workers, record)
         return outcomes
@@ -160,9 +160,10 @@ class GradingSession:
 class _Recorder:
     """Takes each finished submission: its state, the progress line, a second try if needed."""
 
-    def __init__(self, outcomes, state, checks, database, progress: Progress):
+    def __init__(self, outcomes, state, checks, database, progress: Progress, on_graded=None):
         self.outcomes, self.state, self.checks, self.database = outcomes, state, checks, database
         self.progress = progress
+        self.on_graded = on_graded
         self.retry: list[str] = []
 
     def take(self, outcome: Outcome) -> None:
@@ -173,6 +174,8 @@ class _Recorder:
         self.outcomes[outcome.student] = outcome
         self.state.record(outcome, self.checks, self.database)
         self.progress.done(outcome)
+        if self.on_graded is not None:
+            self.on_graded(outcome)
 
 
 def _grade_all(coordinator: Coordinator, students: list[str], workers: int, record: _Recorder) -> None:

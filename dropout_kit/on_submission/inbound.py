@@ -11,6 +11,10 @@ from pathlib import Path
 from nbgrader.utils import notebook_hash, parse_utc
 
 
+SUBMIT_WRITES_LAST = ("timestamp.txt", "submission_secret.txt")
+SETTLE_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class Submission:
     folder: Path  # inbound/<student>+<assignment>+<timestamp>+<random>
@@ -25,6 +29,23 @@ class Submission:
     def moment(self) -> datetime.datetime:
         moment = parse_utc(self.timestamp)
         return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+    def settled(self, now: float, patience: float = SETTLE_SECONDS) -> bool:
+        """Whether the folder can be judged: nbgrader submit copies the notebooks first, then
+        writes timestamp.txt and submission_secret.txt (a folder judged before that would be
+        refused as forged); one that never gets them is judged after `patience` seconds."""
+        def written(name: str) -> bool:
+            try:
+                return (self.folder / name).stat().st_size > 0
+            except OSError:
+                return False
+
+        if all(written(name) for name in SUBMIT_WRITES_LAST):
+            return True
+        try:
+            return now - self.folder.stat().st_mtime > patience
+        except OSError:  # gone
+            return False
 
     def feedback_pages(self, exchange_course: Path) -> list[Path]:
         """Where nbgrader's release_feedback puts, and Fetch Feedback finds, each notebook's feedback."""

@@ -51,6 +51,8 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.state = self._replay()
         self._file = open(path, "a", encoding="utf-8")
+        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            self._file.write("\n")  # a line cut short by a kill stays alone on its line
         self._writing = threading.Lock()  # the service's watcher and grader threads
 
     def write(self, event: str, **data) -> dict:

@@ -62,6 +62,7 @@ class Service:
         self.pages: dict[str, str] = {}  # folder → the status page put there last
         self.lock = threading.RLock()  # the journal, the pages and the health: watcher and grader
         self.releasing: set[str] = set()  # folders whose feedback is being released
+        self.grading: set[str] = set()  # folders collected for the batch being graded
         self.health = {"assignment": assignment, "started": time.time(), "last_event": None,
                        "queue": 0, "last_error": None, "canary": "not run yet", "paused": False,
                        "after_deadline": False, "graded": 0, "refused": 0}
@@ -83,7 +84,8 @@ class Service:
         self.state = GradingState(self.paths)
         self.due: list[Submission] = []
         self.work = threading.Event()  # something may be due
-        watcher = threading.Thread(target=self._watch, args=(stop,), name="watch-inbound", daemon=True)
+        watching = threading.Event()  # set when the grader has stopped: the watcher goes on till then
+        watcher = threading.Thread(target=self._watch, args=(watching,), name="watch-inbound", daemon=True)
         watcher.start()
         try:
             with GradingSession(self.paths, self.policy.workers or None, None,
@@ -93,7 +95,7 @@ class Service:
                               self.assignment, session.workers, self.exchange / "inbound")
                 self._grade_until(stop)
         finally:
-            stop.set()
+            watching.set()
             watcher.join()
             self.journal.close()
             control.serving_here = False
@@ -146,6 +148,8 @@ class Service:
                                  key=lambda s: s.timestamp):
             if submission.name in known.seen or submission.name in known.done:
                 continue
+            if not submission.settled(time.time()):  # nbgrader submit is still writing it
+                continue
             refusal = check_submission(submission.folder, now_utc(), assignment=self.assignment)
             if refusal is not None:
                 self.journal.write("refused", folder=submission.name, student=submission.student,
@@ -167,7 +171,7 @@ class Service:
         latest = known.latest()
         for name, event in list(known.seen.items()):
             later = latest[event["student"]]
-            if name not in known.done and name != later["folder"]:
+            if name not in known.done and name != later["folder"] and name not in self.grading:
                 self.journal.write("superseded", folder=name, student=event["student"], by=later["folder"])
                 self._page(self._submission(event), status_page.superseded(
                     self._when(event), self._when(later)))
@@ -201,26 +205,34 @@ class Service:
 
     # -- grading ----------------------------------------------------------------------------
     def grade(self, due: list[Submission]) -> None:
+        """Collects and grades the due submissions; each one's feedback is released as soon as
+        its notebook is graded, not when the whole batch is."""
         known = self.journal.state
         due = [s for s in due if s.name not in known.done]  # the watcher's list may be a moment old
-        to_grade = [s for s in due if s.name not in known.graded]
-        graded_before = [s for s in due if s.name in known.graded]  # killed before release
-        collected = [s for s in to_grade if self.collect(s)]
-        if collected:
-            if not self._canary_passes():
-                return
-            outcomes = self.session.grade([s.student for s in collected], self.state)
-            for submission in collected:
-                outcome = outcomes.get(submission.student)
-                if outcome is None:
-                    continue
-                self.journal.write("graded", folder=submission.name, student=submission.student,
-                                   status=outcome.status, seconds=round(outcome.seconds, 2))
-                self.health["graded"] += 1
-                self._event("graded", submission)
-        for submission in collected + graded_before:
-            if submission.name in self.journal.state.graded:
-                self.release(submission)
+        for submission in [s for s in due if s.name in known.graded]:  # killed before release
+            self.release(submission)
+        collected = [s for s in due if s.name not in known.graded and self.collect(s)]
+        if not collected or not self._canary_passes():
+            self._grading_done(collected)
+            return
+        by_student = {s.student: s for s in collected}
+
+        def graded(outcome) -> None:
+            submission = by_student[outcome.student]
+            self.journal.write("graded", folder=submission.name, student=submission.student,
+                               status=outcome.status, seconds=round(outcome.seconds, 2))
+            self.health["graded"] += 1
+            self._event("graded", submission)
+            self.release(submission)
+
+        try:
+            self.session.grade(list(by_student), self.state, on_graded=graded)
+        finally:
+            self._grading_done(collected)
+
+    def _grading_done(self, submissions: list[Submission]) -> None:
+        with self.lock:
+            self.grading.difference_update(s.name for s in submissions)
 
     def collect(self, submission: Submission) -> bool:
         """The student's latest submission into submitted/, with nbgrader's collect (update on)."""
@@ -239,6 +251,8 @@ class Service:
             # A later submission arrived since the scan: the next scan notices it, and it supersedes this one.
             self.log.info("collect of %s found a later submission (%s)", submission.name, collected)
             return False
+        with self.lock:  # a later submission waits for the next batch; this one is not superseded
+            self.grading.add(submission.name)
         self.journal.write("collected", folder=submission.name, student=submission.student)
         return True
 
