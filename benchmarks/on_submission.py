@@ -29,10 +29,13 @@ submission_secret.txt into it last). Printed:
      the journal (none lost); no folder graded twice and one release per graded folder; each
      student's latest submission's page, fetched as the student with fetch_feedback, is the
      real feedback carrying that submission's mark (not a status page); their older
-     submissions superseded (or graded when no later one was waiting yet). Printed: total
-     time (first landed → last released), throughput, latency of the latest submissions,
-     how many were coalesced.
-  3. what `dropout-kit on-submission status` shows at the end.
+     submissions superseded (or graded when no later one was waiting yet). Printed: per
+     student, then total time (first landed → last released), throughput, latency of the
+     latest submissions and how long each waited for the rest of its batch once the engine
+     had finished it (the service's log), how many were coalesced, how late submissions were
+     noticed (the restarts), how long the students' `nbgrader submit` took.
+  3. what `dropout-kit on-submission status` shows at the end; per start of the service: how
+     it ended, signal → exit, its cluster's start-up, canaries run, its own process's CPU time.
 
 A table of the figures closes the run; it, the journal and the service's logs are kept in
 build/bench/on_submission/. The machine is small and shared: every figure comes from this one
@@ -562,7 +565,8 @@ def check_burst(plan: Plan, names: list[str], handed: list[Handed], students: St
         ok = real_feedback(page, latest.mark)
         real += ok
         if not ok:
-            what = "missing" if page is None else "a status page" if page.startswith(STATUS_PAGE) else "not its feedback"
+            what = ("missing" if page is None else "a status page" if page.startswith(STATUS_PAGE)
+                    else "not its feedback")
             problems.append(f"burst: {name}'s latest submission: the page fetched is {what}")
         for earlier in theirs[:-1]:
             older += 1
@@ -718,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
 
             figures_text = "| figure | value |\n|---|---|\n" + "".join(
                 f"| {name} | {value} |\n" for name, value in table.items())
-            print("\n" + figures_text + "\n(a shared 2-core machine, other heavy work running: compare within this run)")
+            print("\n" + figures_text
+                  + "\n(a shared 2-core machine, other heavy work running: compare within this run)")
             (KEPT / "figures.md").parent.mkdir(parents=True, exist_ok=True)
             (KEPT / "figures.md").write_text(f"python -m benchmarks.on_submission {' '.join(argv or [])}\n\n"
                                              + figures_text, encoding="utf-8")
