@@ -14,6 +14,7 @@ pre-convert hook, once per environment, kit version, torch version and checks fi
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -213,9 +214,7 @@ def _refuse_while_serving(converter, assignment: str) -> None:
     autograde (command line or formgrader) stops with the service's message."""
     from dropout_kit.classroom.course_paths import CoursePaths
     from dropout_kit.on_submission.control import ServiceGrades, refuse_autograde_while_serving
-    coursedir = converter.coursedir
-    paths = CoursePaths(Path(coursedir.root), assignment, coursedir.db_url, coursedir.course_id,
-                        coursedir.submitted_directory, coursedir.autograded_directory)
+    paths = dataclasses.replace(CoursePaths.from_app(converter), assignment=assignment)
     try:
         refuse_autograde_while_serving(paths)
     except ServiceGrades as busy:

@@ -34,6 +34,7 @@ from dropout_kit.on_submission.policy import GradeOnSubmission
 
 HOUR = 3600.0
 RETRY_SECONDS = 30.0
+DUE_DATE_SECONDS = 30.0  # a due date changed in the formgrader counts after at most this long
 
 
 class AlreadyRunning(RuntimeError):
@@ -63,6 +64,7 @@ class Service:
         self.lock = threading.RLock()  # the journal, the pages and the health: watcher and grader
         self.releasing: set[str] = set()  # folders whose feedback is being released
         self.grading: set[str] = set()  # folders collected for the batch being graded
+        self._due_read: tuple[float, datetime.datetime | None] = (-DUE_DATE_SECONDS - 1, None)
         self.health = {"assignment": assignment, "started": time.time(), "last_event": None,
                        "queue": 0, "last_error": None, "canary": "not run yet", "paused": False,
                        "after_deadline": False, "graded": 0, "refused": 0}
@@ -101,8 +103,8 @@ class Service:
             control.serving_here = False
             lock.close()
 
-    def _watch(self, stop: threading.Event) -> None:
-        while not stop.is_set():
+    def _watch(self, until: threading.Event) -> None:
+        while not until.is_set():
             with self.lock:
                 try:
                     self.notice()
@@ -112,7 +114,7 @@ class Service:
                 self.folder.write_health(self.health)
             if self.due or self.folder.regrade_request.exists():
                 self.work.set()
-            stop.wait(self.policy.poll_seconds)
+            until.wait(self.policy.poll_seconds)
 
     def _grade_until(self, stop: threading.Event) -> None:
         """Grades what is due until `stop`. After an error, waits RETRY_SECONDS before trying
@@ -175,7 +177,7 @@ class Service:
                 self.journal.write("superseded", folder=name, student=event["student"], by=later["folder"])
                 self._page(self._submission(event), status_page.superseded(
                     self._when(event), self._when(later)))
-        self.health["paused"] = self.folder.paused
+        paused = self.health["paused"] = self.folder.paused
         gradebook_due = self._gradebook_due()
         self.health["after_deadline"] = self._every_deadline_passed(gradebook_due)
         due = []
@@ -187,7 +189,7 @@ class Service:
                 self._page(submission, status_page.after_deadline(self._when(event),
                                                                   self.policy.local(deadline)))
                 continue
-            if self.folder.paused:
+            if paused:
                 self._page(submission, status_page.paused(self._when(event)))
                 continue
             recent = [at for at in known.graded_at.get(submission.student, []) if at > time.time() - HOUR]
@@ -318,11 +320,17 @@ class Service:
         return all(d is not None for d in deadlines) and now_utc() > max(deadlines)
 
     def _gradebook_due(self) -> datetime.datetime | None:
-        try:
-            with Gradebook(self.paths.db_url, self.paths.course_id) as gb:
-                return gb.find_assignment(self.assignment).duedate
-        except MissingEntry:
-            return None
+        """The assignment's due date in the gradebook, read at most every DUE_DATE_SECONDS (the
+        watcher asks every poll; opening the gradebook that often competes with grading's writes)."""
+        read_at, due = self._due_read
+        if time.monotonic() - read_at > DUE_DATE_SECONDS:
+            try:
+                with Gradebook(self.paths.db_url, self.paths.course_id) as gb:
+                    due = gb.find_assignment(self.assignment).duedate
+            except MissingEntry:
+                due = None
+            self._due_read = (time.monotonic(), due)
+        return due
 
     def _failed(self, submission: Submission, error: str) -> None:
         self.journal.write("failed", folder=submission.name, student=submission.student, error=error[-2000:])
