@@ -106,11 +106,51 @@ def _on_submission_arguments(parser) -> None:
     parser.add_argument("action", choices=ACTIONS, help="run: the service itself (as the instructor)")
 
 
+def cmd_audit(args) -> int:
+    """How strong are the hidden checks? Mutation analysis in a scratch copy of the course (never in its gradebook)."""
+    from dropout_kit.audit import report
+    from dropout_kit.audit.run import AuditStopped, audit, default_folder
+    from dropout_kit.cluster.connect import scheduler_address
+    from dropout_kit.engine.canary import CanaryFailed
+    from dropout_kit.engine.process_exit import stop_on_sigterm
+    assignment = chosen_assignment(args)
+    folder = Path(args.out).resolve() if args.out else default_folder(assignment)
+    stop_on_sigterm()
+    try:
+        result = audit(assignment, per_part=args.per_part, seed=args.seed, parts=args.part, only=args.mutant,
+                       workers=args.workers, scheduler=scheduler_address(args.scheduler), folder=folder)
+    except (AuditStopped, CanaryFailed) as failure:
+        print(f"dropout-kit audit: {failure}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dropout-kit audit: stopped. The mutants graded so far are kept; run the same command "
+              "again to grade the rest.", file=sys.stderr)
+        return 130
+    page = report.write_report(result, folder)
+    survivors = report.export_survivors(result, folder / "survivors.json")
+    print(report.summary_text(result))
+    print(f"Report: {page}\nSurvivors as corpus entries: {survivors}")
+    return 0
+
+
+def _audit_arguments(parser) -> None:
+    parser.add_argument("--workers", type=int, default=None,
+                        help="grading processes of the local cluster (default: the number of cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="grade on this Dask cluster instead")
+    parser.add_argument("--per-part", type=int, default=20, metavar="N",
+                        help="mutants graded per automatically graded part, sampled uniformly (default: 20)")
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed (default: 0)")
+    parser.add_argument("--part", action="append", metavar="GRADE_ID", help="audit only this part (repeatable)")
+    parser.add_argument("--mutant", action="append", metavar="ID", help="grade only this mutant (repeatable)")
+    parser.add_argument("--out", help="folder of the audit (default: reports/<assignment>/audit/ in the course)")
+
+
 cmd_grade.arguments = _grade_arguments
+cmd_audit.arguments = _audit_arguments
 cmd_report.arguments = _report_arguments
 cmd_on_submission.arguments = _on_submission_arguments
 COMMANDS = {"release": cmd_release, "demo": cmd_demo, "grade": cmd_grade, "report": cmd_report,
-            "on-submission": cmd_on_submission}
+            "on-submission": cmd_on_submission, "audit": cmd_audit}
 
 
 def main(argv: list[str] | None = None) -> int:

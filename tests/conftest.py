@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import audit_round
 import dropout_assignment as dropout
 import on_submission_round
 import pytest
@@ -51,7 +52,9 @@ def own_tempdir(tmp_path_factory) -> Iterator[Path]:
 def pytest_collection_finish(session) -> None:
     if not session.config.option.collectonly:
         on_submission_round.start_if_selected(session.items)
+        audit_round.start_if_selected(session.items)
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     on_submission_round.stop_started()
+    audit_round.stop_started()

@@ -337,7 +337,30 @@ with torch.no_grad():
 mse_eval = loss_fn(yhat_test, ytest).item()"""}, {EVAL: 1.5}, "yhat_test 의 shape이 () 입니다"),
 ]
 
-WRONG = WRONG_SPLIT + WRONG_MY_DROPOUT + WRONG_NET + WRONG_EVAL
+# -- wrong: mutants of the reference found by `dropout-kit audit` ------------------------------
+# Each is one mutant of the reference's cell, as the audit exports survivors (survivors.json).
+# tests/test_audit.py: with the scaling checks weakened the two my_dropout mutants survive;
+# here the real checks must kill them in my_dropout's cells. The 500-epoch training survived
+# the real checks until test_dropout_net read the epochs from the cell's source.
+REFERENCE_DROPOUT = """\
+def my_dropout(x, p, training=True):
+    if not training:
+        return x.clone()
+    mask = (torch.rand_like(x) >= p).to(x.dtype)
+    return x * mask / (1 - p)"""
+AUDIT_FOUND = [
+    wrong("audit-my_dropout-arithmetic-1", "my_dropout",
+          {"my_dropout": REFERENCE_DROPOUT.replace("x * mask / (1 - p)", "x * mask * (1 - p)")},
+          {SCALE: 1.0}, "살아남은 값이 입력의 0.5배 입니다"),
+    wrong("audit-my_dropout-number-2", "my_dropout",
+          {"my_dropout": REFERENCE_DROPOUT.replace("x * mask / (1 - p)", "x * mask / (2 - p)")},
+          {SCALE: 1.0}, "살아남은 값이 입력의 0.667배 입니다"),
+    wrong("audit-dropout_net-number-33", "dropout_net",
+          {"dropout_net": net_cell(loop=LECTURE_LOOP.replace("range(1000)", "range(500)"))},
+          {NET: 3.0}, "optimizr.step() 을 500번만 부릅니다"),
+]
+
+WRONG = WRONG_SPLIT + WRONG_MY_DROPOUT + WRONG_NET + WRONG_EVAL + AUDIT_FOUND
 ENTRIES = CORRECT + WRONG
 assert len({e.name for e in ENTRIES}) == len(ENTRIES), "corpus entry names must be unique"
 

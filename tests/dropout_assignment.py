@@ -33,10 +33,17 @@ def cell_grades(db_url: str) -> dict[str, dict[str, gradebook.CellGrade]]:
     return gradebook.cell_grades(db_url, ASSIGNMENT)
 
 
+# Modules of grader_tests/ that hold answers (wrong ones for the demo, accepted ones for the
+# audit): their lines are students' code as much as the checks', so they betray nothing.
+ANSWER_MODULES = {"sample_mistakes.py", "audit.py"}
+
+
 def hidden_code_lines(repo_root: Path) -> set[str]:
     """Lines of the hidden checks' code that would betray it in anything shown to students."""
     lines = {'grade("test_', "from dropout_kit.grading import grade", "BEGIN HIDDEN TESTS"}
     for module in (Path(repo_root) / "grader_tests" / ASSIGNMENT).glob("*.py"):
+        if module.name in ANSWER_MODULES:
+            continue
         for line in module.read_text(encoding="utf-8").splitlines():
             line = line.strip()
             if re.match(r"(def |fail\(|assert |if |for |return |@pytest)", line) and len(line) > 12:

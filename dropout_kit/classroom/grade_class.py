@@ -70,9 +70,11 @@ class ClassRun:
 
 
 def grade_class(course_root: Path, assignment: str, workers: int | None = None, force: bool = False,
-                out=None, scheduler: str | None = None) -> ClassRun:
+                out=None, scheduler: str | None = None, second_try: bool = True) -> ClassRun:
     """Autogrades every collected submission of `assignment` that needs it, on a local Dask
-    cluster of `workers` processes or on the cluster of `scheduler` (an address)."""
+    cluster of `workers` processes or on the cluster of `scheduler` (an address).
+    `second_try`: a submission that timed out or failed is graded once more, alone (the
+    audit turns it off: there a timeout is a finding, not bad luck)."""
     out = out or sys.stdout
     started = time.perf_counter()
     paths = CoursePaths.load(Path(course_root).resolve(), assignment)
@@ -87,7 +89,7 @@ def grade_class(course_root: Path, assignment: str, workers: int | None = None, 
             with GradingSession(paths, workers, scheduler, out, at_most=len(work.to_grade)) as session:
                 print_plan(work, paths, session.workers, out)
                 session.check()
-                outcomes = session.grade(list(work.to_grade), state)
+                outcomes = session.grade(list(work.to_grade), state, second_try=second_try)
     finally:
         tempfolders.sweep()  # the cluster is closed: what its worker processes left, if they were killed
     run = ClassRun(outcomes, work, session.workers if work.to_grade else (workers or 0),
@@ -146,12 +148,13 @@ class GradingSession:
                                      Path(self.app.config.SafeExecute.grader_tests), self.paths.assignment)
         self.fingerprint = fingerprint
 
-    def grade(self, students: list[str], state: GradingState, on_graded=None) -> dict[str, Outcome]:
+    def grade(self, students: list[str], state: GradingState, on_graded=None,
+              second_try: bool = True) -> dict[str, Outcome]:
         """Grades `students`' collected submissions (a second try for each that timed out or
         failed), recording each in `state` as it finishes, then calling `on_graded(outcome)`."""
         outcomes: dict[str, Outcome] = {}
         record = _Recorder(outcomes, state, self.fingerprint, database_key(self.paths.db_url),
-                           Progress(len(students), self.out), on_graded)
+                           Progress(len(students), self.out), on_graded, second_try)
         with Coordinator(self.app, self.paths, self.client, self.payload, self.workers).recording() as coordinator:
             _grade_all(coordinator, students, self.workers, record)
         return outcomes
@@ -160,14 +163,16 @@ class GradingSession:
 class _Recorder:
     """Takes each finished submission: its state, the progress line, a second try if needed."""
 
-    def __init__(self, outcomes, state, checks, database, progress: Progress, on_graded=None):
+    def __init__(self, outcomes, state, checks, database, progress: Progress, on_graded=None,
+                 second_try: bool = True):
         self.outcomes, self.state, self.checks, self.database = outcomes, state, checks, database
         self.progress = progress
         self.on_graded = on_graded
+        self.second_try = second_try
         self.retry: list[str] = []
 
     def take(self, outcome: Outcome) -> None:
-        if outcome.status != "graded" and outcome.attempts == 1:
+        if self.second_try and outcome.status != "graded" and outcome.attempts == 1:
             self.retry.append(outcome.student)
             self.progress.deferred(outcome)
             return

@@ -18,10 +18,13 @@ that nbgrader's side stopped at its time limit in the notebook is not re-run (it
 run out of time again): the two training checks fail saying so, and the structure checks
 judge the net as the stopped cell left it.
 
-Not judged from data, so no point depends on it: the number of epochs (an untrained net
-cannot reach MIN_R2, nor one trained 10 epochs, but about 100 already can: R² at most 0.16
-untrained, 0.38-0.54 after 10 epochs, 0.84-0.87 after 100, for seeds 1-3) and whether
-training ran in training mode (a net trained with dropout off fits the curve as well). A
+The number of epochs is not judged from data (an untrained net cannot reach MIN_R2, nor one
+trained 10 epochs, but about 100 already can: R² at most 0.16 untrained, 0.38-0.54 after 10
+epochs, 0.84-0.87 after 100, for seeds 1-3): it is read from nbgrader's copy of the cell
+(training_epochs: the `for` loops over a constant `range` around the optimizer's `.step()`),
+and fewer than the lecture's 1000 fail the training check (`dropout-kit audit` found
+`range(500)` passing before). A loop that reading cannot count passes. Not judged at all:
+whether training ran in training mode (a net trained with dropout off fits the curve as well). A
 cell that tells the re-run from the notebook by the data it is given (NaN rows, changed
 targets) is not caught here (README, threat model). The live net is not compared with a
 re-run on the notebook's own data: that costs a second 1000-epoch training (doubling these
@@ -36,6 +39,7 @@ ReLU's kink cannot fail them), except the R² of the re-trained net, which depen
 student's seed only: over the seeds measured by benchmarks/checks.py its minimum stays far
 above MIN_R2 (reported there with the distance in standard deviations).
 """
+import ast
 import math
 from dataclasses import dataclass
 
@@ -281,6 +285,56 @@ def test_evaluation_mode_is_deterministic(net, state):
              "평가모드에서는 드랍아웃이 아무 값도 바꾸지 않아야 합니다.")
 
 
+def _constant(node, constants: dict) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    return None
+
+
+def _range_length(loop: ast.For, constants: dict) -> int | None:
+    """len(range(...)) of a `for` loop over a range of constants, else None."""
+    call = loop.iter
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
+            and not call.keywords and 1 <= len(call.args) <= 3):
+        return None
+    bounds = [_constant(arg, constants) for arg in call.args]
+    if None in bounds:
+        return None
+    return len(range(*bounds))
+
+
+def training_epochs(source: str) -> int | None:
+    """The optimizer steps that the cell's `for` loops over constant ranges run: the product of
+    their lengths around the `.step()` call (a loop over anything else counts as at least
+    once); None when the source does not parse or no such call sits in a counted loop."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    constants = {node.targets[0].id: node.value.value for node in tree.body
+                 if isinstance(node, ast.Assign) and len(node.targets) == 1
+                 and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Constant)
+                 and type(node.value.value) is int}
+
+    def steps(node, lengths: list[int]) -> list[int]:
+        found = []
+        for child in ast.iter_child_nodes(node):
+            inner = lengths
+            if isinstance(child, ast.For):
+                length = _range_length(child, constants)
+                inner = lengths + [length] if length is not None else lengths
+            if (isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute)
+                    and child.func.attr == "step" and lengths):
+                found.append(math.prod(lengths))
+            found += steps(child, inner)
+        return found
+
+    counted = steps(tree, [])
+    return max(counted) if counted else None
+
+
 def r_squared(fit, target) -> float:
     return 1 - ((fit - target) ** 2).mean().item() / target.var(unbiased=False).item()
 
@@ -293,8 +347,8 @@ def untrained(layers: Linears) -> bool:
 
 
 @pytest.mark.points(1)
-def test_training_follows_training_targets(retrained):
-    """(xtr, ytr) 로 학습 (학습 데이터를 바꾸면 결과도 따라감)"""
+def test_training_follows_training_targets(retrained, solution_sources):
+    """(xtr, ytr) 로 1000 epochs 학습 (학습 데이터를 바꾸면 결과도 따라감)"""
     if isinstance(retrained.error, OverBudget):
         fail(str(retrained.error))
     if retrained.error is not None:
@@ -315,6 +369,10 @@ def test_training_follows_training_targets(retrained):
                 "학습률(lr) 과 학습 데이터를 확인하세요. 드랍아웃의 위치(위의 구조 검사)도 확인하세요.")
         fail(f"ytr 를 곡선으로 바꿔 셀을 다시 실행했더니 학습된 net 이 그 곡선을 따라가지 못했습니다 "
              f"(R² = {r2:.2f}, {MIN_R2} 이상이어야 함). {hint}")
+    epochs = training_epochs(solution_sources("dropout_net"))
+    if epochs is not None and epochs < lecture.EPOCHS:
+        fail(f"학습 반복문이 optimizr.step() 을 {epochs}번만 부릅니다: 강의처럼 {lecture.EPOCHS} epochs "
+             "학습하세요.")
 
 
 @pytest.mark.points(0.5)
