@@ -1,6 +1,7 @@
 """`dropout-kit audit` on this assignment: its wall time and what it finds.
 
-    python -m benchmarks.audit            # the default audit: 20 mutants per part, seed 0, 2 workers
+    python -m benchmarks.audit            # 25 mutants per part (100 in all), seed 0, 2 workers
+    python -m benchmarks.audit --seed 1 --per-part 20
     python -m benchmarks.audit --quick    # 3 mutants per part (a smoke run)
 
 The audit runs on a copy of the repository's course in build/bench/audit/ (fresh each time,
@@ -56,13 +57,15 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--per-part", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     root = REPO / "build" / "bench" / "audit"
     shutil.rmtree(root, ignore_errors=True)
     course = copy_course(REPO, root / "course")
     assignment = find_assignment(course, "dropout")
     timeline = Timeline()
-    result = audit(assignment, per_part=3 if args.quick else 20, workers=args.workers,
+    result = audit(assignment, per_part=3 if args.quick else args.per_part, seed=args.seed, workers=args.workers,
                    folder=root / "audit", out=timeline)
     report.write_report(result, root / "audit")
     print(report.summary_text(result))

@@ -49,15 +49,12 @@ def cmd_grade(args) -> int:
         print(f"dropout-kit grade: {failure}", file=sys.stderr)
         return 2
     from dropout_kit.classroom.grade_class import grade_class
-    from dropout_kit.cluster.memory import NotEnoughMemory
-    from dropout_kit.cluster.payload import WorkerMismatch
-    from dropout_kit.engine.canary import CanaryFailed
     from dropout_kit.engine.process_exit import stop_on_sigterm
     stop_on_sigterm()  # as Ctrl-C: what finished is recorded, the round's folders removed
     try:
         run = grade_class(assignment.course_root, assignment.name, workers=args.workers, force=args.force,
                           scheduler=scheduler)
-    except (CanaryFailed, NotEnoughMemory, SchedulerUnreachable, WorkerMismatch) as failure:
+    except grading_stops() as failure:
         print(f"dropout-kit grade: {failure}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -65,6 +62,15 @@ def cmd_grade(args) -> int:
               "run the same command again to grade the rest.", file=sys.stderr)
         return 130
     return 1 if run.failed else 0
+
+
+def grading_stops() -> tuple[type[Exception], ...]:
+    """What stops a grading round before or while it grades, with a message for the instructor."""
+    from dropout_kit.cluster.connect import SchedulerUnreachable
+    from dropout_kit.cluster.memory import NotEnoughMemory
+    from dropout_kit.cluster.payload import WorkerMismatch
+    from dropout_kit.engine.canary import CanaryFailed
+    return CanaryFailed, NotEnoughMemory, SchedulerUnreachable, WorkerMismatch
 
 
 def _grade_arguments(parser) -> None:
@@ -111,7 +117,6 @@ def cmd_audit(args) -> int:
     from dropout_kit.audit import report
     from dropout_kit.audit.run import AuditStopped, audit, default_folder
     from dropout_kit.cluster.connect import scheduler_address
-    from dropout_kit.engine.canary import CanaryFailed
     from dropout_kit.engine.process_exit import stop_on_sigterm
     assignment = chosen_assignment(args)
     folder = Path(args.out).resolve() if args.out else default_folder(assignment)
@@ -119,7 +124,7 @@ def cmd_audit(args) -> int:
     try:
         result = audit(assignment, per_part=args.per_part, seed=args.seed, parts=args.part, only=args.mutant,
                        workers=args.workers, scheduler=scheduler_address(args.scheduler), folder=folder)
-    except (AuditStopped, CanaryFailed) as failure:
+    except (AuditStopped, *grading_stops()) as failure:
         print(f"dropout-kit audit: {failure}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -138,7 +143,8 @@ def _audit_arguments(parser) -> None:
                         help="grading processes of the local cluster (default: the number of cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="grade on this Dask cluster instead")
     parser.add_argument("--per-part", type=int, default=20, metavar="N",
-                        help="mutants graded per automatically graded part, sampled uniformly (default: 20)")
+                        help="mutants graded per automatically graded part: the operators take turns, each "
+                             "drawing uniformly from its candidates (default: 20)")
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed (default: 0)")
     parser.add_argument("--part", action="append", metavar="GRADE_ID", help="audit only this part (repeatable)")
     parser.add_argument("--mutant", action="append", metavar="ID", help="grade only this mutant (repeatable)")

@@ -39,7 +39,7 @@ from dropout_kit.audit.results import (
 from dropout_kit.classroom.changes import GradingState
 from dropout_kit.classroom.course_paths import CoursePaths
 from dropout_kit.classroom.gradebook import cell_grades
-from dropout_kit.classroom.grade_class import grade_class
+from dropout_kit.classroom.grade_class import default_workers, grade_class
 from dropout_kit.classroom.outcome import _cell_seconds, notebook_timing
 from dropout_kit.classroom.report import Damaged, autograder_reports
 from dropout_kit.engine.fingerprint import grading_fingerprint
@@ -186,6 +186,9 @@ def classify(mutant: Mutant, assignment: Assignment, cells: dict, notebook: Path
         result.error = f"autograded notebook not readable: {damage}"
     result.failed_checks = [f"{cell}: {verdict.title}" for cell, report in reports.items()
                             for verdict in report.verdicts if not verdict.passed]
+    if not cells or not notebook.is_file():  # nbgrader could not grade it: never a survivor
+        result.status, result.error = BROKE, result.error or "not graded (see the grading log)"
+        return result
     timed_out, _ = notebook_timing(notebook)
     raised = error_in_cell(notebook, mutant.part)
     lost = set(result.lost_in)
@@ -251,9 +254,10 @@ def audit(assignment: Assignment, *, per_part: int = 20, seed: int = 0, parts: l
     record = GradingState(paths).students
     results = [classify(m, assignment, grades.get(m.id, {}), scratch.autograded_notebook(m.id),
                         float(record.get(m.id, {}).get("seconds", 0.0))) for m in graded]
-    differential.judge_survivors(assignment, scratch, results, workers=run.workers or workers, out=out)
+    workers = run.workers or workers or default_workers()
+    differential.judge_survivors(assignment, scratch, results, workers=workers, out=out)
     result = AuditResult(assignment.name, seed, {p: list(c) for p, c in assignment.parts.items() if p in found},
-                         mutation.counts(found), results, workers=run.workers,
+                         mutation.counts(found), results, workers=workers,
                          seconds=time.perf_counter() - started,
                          reference_seconds=float(state.get("reference_seconds", 0.0)))
     result.save(folder / "audit.json")

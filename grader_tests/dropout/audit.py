@@ -123,11 +123,12 @@ for epoc in range({epochs}):
     optimizr.step()
     optimizr.zero_grad()"""
 
+# The first that covers a survivor is named as its precedent.
 ACCEPTED = {
-    # The contract leaves the seed to the student ("whatever seed ... the student chose").
-    "another seed": {"dropout_net": _NET.format(seed=2023, epochs=1000)},
     # More training than the lecture's 1000 epochs.
     "more epochs": {"dropout_net": _NET.format(seed=1, epochs=1500)},
+    # The contract leaves the seed to the student ("whatever seed ... the student chose").
+    "another seed": {"dropout_net": _NET.format(seed=2023, epochs=1000)},
     # The contract asks for the input's values in evaluation mode, not for a copy.
     "return x in evaluation mode": {"my_dropout": """\
 def my_dropout(x, p, training=True):
