@@ -103,6 +103,16 @@ class PeakMemory:
 
 
 @pytest.fixture
+def short_tmp() -> Path:
+    """SafeExecute's scratch folders for these tests: the kernel's IPC sockets live there, and
+    a Unix socket's path holds at most 107 bytes, which tmp_path passes once pytest's run
+    counter (pytest-of-<user>/pytest-<n>) has three digits."""
+    folder = Path(tempfile.mkdtemp(prefix="dk-replies-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def grader_tests(tmp_path) -> Path:
     folder = tmp_path / "grader_tests"
     (folder / ASSIGNMENT).mkdir(parents=True)
@@ -133,8 +143,8 @@ def text_of(cell) -> str:
                      for o in cell.outputs)
 
 
-def test_a_flood_of_replies_costs_its_cell_and_little_memory(grader_tests, tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where SafeExecute's scratch folders go
+def test_a_flood_of_replies_costs_its_cell_and_little_memory(grader_tests, tmp_path, short_tmp, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(short_tmp))  # where SafeExecute's scratch folders go
     nb, resources, memory = run(grader_tests, tmp_path / "submission")
     flood = FLOOD_COUNT * FLOOD_MB
     print(f"resident memory: {memory.start / MB:.0f} MB before, +{memory.growth_mb:.0f} MB at most "
@@ -147,13 +157,13 @@ def test_a_flood_of_replies_costs_its_cell_and_little_memory(grader_tests, tmp_p
     assert "after the restart: 3.0" in text_of(nb.cells[4]), text_of(nb.cells[4])
     # At most one request's limit of replies (and a message in transit) is held at once.
     assert memory.growth_mb < 250, f"grading memory grew by {memory.growth_mb:.0f} MB"
-    assert not list(tmp_path.glob("dropout-kit-kernel-*")), "the kernel's folders are left behind"
+    assert not list(short_tmp.glob("dropout-kit-kernel-*")), "the kernel's folders are left behind"
 
 
-def test_replies_past_the_submissions_total_are_refused(grader_tests, tmp_path, monkeypatch):
+def test_replies_past_the_submissions_total_are_refused(grader_tests, tmp_path, short_tmp, monkeypatch):
     """An honest agent, a submission total below one reply: the part scores 0, and the
     notebook goes on (the next cell runs in a kernel that has the earlier cells' state)."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(short_tmp))
     nb, resources, _ = run(grader_tests, tmp_path / "submission", flood=False, max_submission_reply_bytes=16)
     assert resources[VERDICTS] == {"test_before": 0.0}, text_of(nb.cells[1])
     assert "너무 커서" in text_of(nb.cells[1])
