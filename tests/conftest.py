@@ -1,6 +1,7 @@
 """Fixtures shared by the project's tests: scratch courses driven by nbgrader's commands."""
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from dropout_kit.harness import samples
 from dropout_kit.harness.course import Course, copy_course
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Started in the background by a non-interactive shell (`.ci/run &`), pytest inherits SIGINT
+# ignored, and so would every process the tests start: an ignored SIGINT survives exec, and
+# Python then installs no KeyboardInterrupt. The tests that press Ctrl-C need it as a terminal
+# delivers it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # The second assignment's hidden checks are course files, not tests of this project.
 collect_ignore = ["second_assignment"]
 
