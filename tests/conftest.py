@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 # delivers it.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # The second assignment's hidden checks are course files, not tests of this project.
 collect_ignore = ["second_assignment"]
 
