@@ -26,6 +26,7 @@ import copy
 import hashlib
 import importlib.util
 import io
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -88,7 +89,6 @@ def run_observation(course_root: Path, assignment: str, notebook: Path, out: Pat
         resources = {"metadata": {"path": str(folder)}, "nbgrader": {"student": "audit", "assignment": assignment}}
         nb, _ = SafeExecute(config=copy.deepcopy(config)).preprocess(nb, resources)
     finally:
-        import shutil
         shutil.rmtree(folder, ignore_errors=True)
     printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     for line in printed.splitlines():
@@ -108,7 +108,10 @@ class Observer:
         folder.mkdir(parents=True, exist_ok=True)
 
     def _path(self, answers: dict[str, str]) -> Path:
-        key = hashlib.sha256(repr((sorted(answers.items()), self.spec.SOURCE)).encode()).hexdigest()[:20]
+        """Where the observations of `answers` are kept: by the answers, audit.py and the
+        released notebook (its given cells run too), so that none outlives a change to them."""
+        given = self.release.read_text(encoding="utf-8")
+        key = hashlib.sha256(repr((sorted(answers.items()), self.spec.SOURCE, given)).encode()).hexdigest()[:20]
         return self.folder / f"{key}.pt"
 
     def observe(self, answers: dict[str, str]) -> dict:
