@@ -19,9 +19,13 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[hub,test]"
+	# An editable install leaves out the package's data files: the formgrader extension
+	# enabled by hand (jupyter-config/), as a regular install enables it.
+	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp jupyter-config/jupyter_server_config.d/dropout-kit.json $(VENV)/etc/jupyter/jupyter_server_config.d/
 	touch $(STAMP)
 
-$(HUB_STAMP): pyproject.toml $(shell find dropout_kit -name "*.py")
+$(HUB_STAMP): pyproject.toml $(shell find dropout_kit jupyter-config -type f -not -name "*.pyc")
 	scripts/system-packages.sh --hub
 	umask 022 && /usr/bin/python3 -m venv $(HUB_PREFIX)
 	umask 022 && $(HUB_PREFIX)/bin/pip install --quiet --upgrade pip

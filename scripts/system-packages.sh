@@ -2,9 +2,11 @@
 # Installs the Debian packages the kit needs, if missing.
 #   scripts/system-packages.sh          grading: bubblewrap (the grading sandbox)
 #   scripts/system-packages.sh --tests  also chromium (report and hub tests), postgresql
-#                                       (gradebook test), Hangul and emoji fonts
+#                                       (gradebook test), Hangul and emoji fonts, MathJax
 #   scripts/system-packages.sh --hub    the hub: Debian's python3 with venv, the proxy
-#                                       (node-configurable-http-proxy), Hangul and emoji fonts
+#                                       (node-configurable-http-proxy), Hangul and emoji fonts,
+#                                       MathJax 2.7 for the formgrader (libjs-mathjax: served by
+#                                       the instructor's own server, no CDN)
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
@@ -17,6 +19,7 @@ if [ "${1:-}" = "--hub" ]; then
   [ -x /usr/bin/configurable-http-proxy ] || need+=(node-configurable-http-proxy)
 fi
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--hub" ]; then
+  [ -f /usr/share/javascript/mathjax/MathJax.js ] || need+=(libjs-mathjax)
   # Hangul (Chromium: report, hub pages; the notebooks' plots) and the feedback's ✅/❌:
   # without these fonts both show as boxes.
   fonts=$(fc-list 2>/dev/null || true)

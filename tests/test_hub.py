@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import dropout_assignment as dropout
+import payloads
 import pytest
 from playwright.sync_api import expect
 from hub.server import HUB_PREFIX, HUB_PYTHON, HubRun, Login, run_as
@@ -165,8 +166,10 @@ def test_student_a_fetches_validates_and_submits(week, reference):
     assert "Success" not in verdict
     lab.close_dialog(page)
 
-    # The right answers: open the notebook, the notebook's own Validate button, Submit.
-    notebooks.write_answers(page, week.hub.url, a.user, reference)
+    # The right answers, with every payload of tests/payloads.py in the hand-graded answer
+    # and in what the plot cell displays (issue 31): open the notebook, the notebook's own
+    # Validate button, Submit.
+    notebooks.write_answers(page, week.hub.url, a.user, payloads.answers(reference))
     lab.open_notebook(page, HW, HW)
     week.shot(a, "notebook")
     page.locator(".validate-button jp-button, .validate-button button").first.click()
@@ -420,6 +423,49 @@ def test_instructor_grades_in_the_formgrader(week):
     formgrader.close_modal(page)
 
 
+def test_no_payload_runs_in_the_instructors_browser(week):
+    """Student A's notebook carries every payload. The instructor opens A's grading page,
+    the live notebook from it, A's feedback in the lab's HTML viewer with "Trust HTML", and
+    through /files/: no payload writes a file or changes a title, and the grading page,
+    under its policy, reports no violation (nothing of A's even tried to run)."""
+    inst, a = week.hub.instructor, week.hub.students[0]
+    page = week.page(inst)
+    page.add_init_script(payloads.WATCH_VIOLATIONS)
+    formgrader.open_manual_grading(page, week.hub.url, inst.user, HW, HW, a.user)
+    response = page.goto(page.url)
+    page.wait_for_selector("input.score")
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]  # the hub's, kept
+    page.wait_for_timeout(2000)
+    assert page.title() == HW
+    assert page.evaluate("window.__violations || []") == []
+    formgrader.show_cell(page, "why_dropout")
+    week.shot(inst, "grading-page-payloads")
+
+    with page.context.expect_page() as opened:  # "Open live notebook": the instructor's lab
+        page.locator(".live-notebook a:visible").first.click()
+    live = opened.value
+    live.wait_for_selector(".jp-NotebookPanel", timeout=120_000)
+    live.wait_for_timeout(3000)
+    assert payloads.PWNED not in live.title()
+    week.screens.shot(live, f"{inst.user}-live-notebook-payloads")
+    live.close()
+
+    feedback = f"course/feedback/{a.user}/{HW}/{HW}.html"
+    page.goto(f"{week.hub.url}/user/{inst.user}/lab/tree/{feedback}")
+    page.wait_for_selector(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe", timeout=120_000)
+    page.get_by_role("button", name="Trust HTML").first.click()
+    page.wait_for_timeout(3000)
+    assert payloads.PWNED not in page.title()
+    week.shot(inst, "feedback-trusted-html")
+    response = page.goto(f"{week.hub.url}/user/{inst.user}/files/{feedback}")
+    assert "sandbox" in response.headers["content-security-policy"]
+    page.wait_for_timeout(2000)
+    week.shot(inst, "feedback-files")
+    for home in (inst.home, a.home):
+        assert not list(home.glob("pwned-*")), sorted(p.name for p in home.glob("pwned-*"))
+
+
 @pytest.mark.parametrize("index", [0, 1], ids=["student-a", "student-b"])
 def test_students_read_their_feedback(week, index):
     student = week.hub.students[index]
@@ -437,6 +483,7 @@ def test_students_read_their_feedback(week, index):
     assert PENDING_MANUAL not in html  # graded by the instructor
     comment = MANUAL[index]["why_dropout"][1] or MANUAL[index]["plot_modes"][1]
     assert comment in html
+    assert not list(student.home.glob("pwned-*"))  # A's own payloads ran nowhere for A either
 
 
 def test_the_formgrader_round_gives_the_grades_of_grading_on_submission(week):

@@ -39,7 +39,7 @@ def test_without_a_setting_the_gradebooks_due_date_counts_and_none_means_no_dead
     due = datetime.datetime(2026, 12, 10, 15, 0)  # nbgrader keeps naive UTC
     assert policy().deadline("dropout", "x", due) == due.replace(tzinfo=UTC)
     assert policy().deadline("dropout", "x", None) is None
-    assert policy().local(due.replace(tzinfo=UTC)) == "2026-12-11 00:00"
+    assert policy().local(due.replace(tzinfo=UTC)) == "2026-12-11 00:00 KST (UTC 15:00)"
 
 
 def test_the_journal_replays_what_is_left_to_do_and_skips_a_line_cut_by_a_kill(tmp_path):

@@ -14,7 +14,6 @@ pre-convert hook, once per environment, kit version, torch version and checks fi
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import os
 import shutil
@@ -190,8 +189,6 @@ def pre_convert_hook(assignment=None, student=None, notebooks=(), **kwargs):
     # it as Ctrl-C does, so that its clean-up runs.
     tempfolders.sweep_now_and_at_exit(converter.log if converter is not None else None)
     stop_on_sigterm()
-    if converter is not None:
-        _refuse_while_serving(converter, assignment)
     grader_tests = converter.config.SafeExecute.get("grader_tests") if converter is not None else None
     source = None
     if grader_tests:
@@ -207,16 +204,3 @@ def pre_convert_hook(assignment=None, student=None, notebooks=(), **kwargs):
             raise SystemExit(2) from failure
         _passed_in_this_process.add(str(source))
     return skip_unsafe_files(assignment=assignment, student=student, notebooks=notebooks, **kwargs)
-
-
-def _refuse_while_serving(converter, assignment: str) -> None:
-    """One gradebook writer: while grading on submission runs for the assignment, nbgrader's
-    autograde (command line or formgrader) stops with the service's message."""
-    from dropout_kit.classroom.course_paths import CoursePaths
-    from dropout_kit.on_submission.control import ServiceGrades, refuse_autograde_while_serving
-    paths = dataclasses.replace(CoursePaths.from_app(converter), assignment=assignment)
-    try:
-        refuse_autograde_while_serving(paths)
-    except ServiceGrades as busy:
-        converter.log.error("%s", busy)
-        raise SystemExit(2) from busy

@@ -20,13 +20,13 @@ CELL_TIMEOUT_SECONDS = 120
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.GetGrades",
     "dropout_kit.engine.feedback_detail.FeedbackDetail",  # needs the kit cells' hidden grade() call
-    "nbgrader.preprocessors.ClearHiddenTests",
+    "dropout_kit.engine.clear_hidden_tests.ClearHiddenTests",  # nbgrader's, without a config warning
     "dropout_kit.engine.scrub_test_tracebacks.ScrubTestTracebacks",
     "dropout_kit.engine.pending_review_feedback.PendingReviewFeedback",
     "dropout_kit.engine.feedback_pending_manual.PendingManualFeedback",
-    "dropout_kit.engine.feedback_template.KitFeedbackTemplate",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+KIT_TEMPLATES = "dropout_kit.engine.kit_templates.KitTemplates"
 SANITIZE_PREPROCESSORS = [
     "dropout_kit.engine.restore_instructor_cells.RestoreInstructorCells",
     "nbgrader.preprocessors.ClearOutput",
@@ -58,6 +58,9 @@ def configure(c, course_root: Path) -> None:
     # Feedback returned to students: hidden-test code and tracebacks that would show it
     # are removed (stock nbgrader leaks them: nbgrader issues #917, #1363).
     c.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
+    # The formgrader's grading page and the feedback render with the kit's templates:
+    # student content inert (README: "Student content is inert on every page").
+    c.HTMLExporter.preprocessors = [KIT_TEMPLATES]
 
 
 def path_with_environment_bin(path: str) -> str:
@@ -110,6 +113,9 @@ def configure_sandbox(c, course_root: Path) -> None:
 def configure_intake(c) -> None:
     # Reading submissions: damaged files, lost/duplicated/edited nbgrader cells, big files.
     c.Autograde.exporter_class = "dropout_kit.engine.submission_exporter.SubmissionExporter"
+    # One gradebook writer: while grading on submission runs, nbgrader's autograde (command
+    # line or formgrader) is refused before it removes anything.
+    c.SubmissionExporter.before_autograde = "dropout_kit.on_submission.control.autograde_refusal"
     c.Autograde.pre_convert_hook = "dropout_kit.engine.canary.pre_convert_hook"  # canary, then unsafe files
     c.SubmissionFiles.max_file_mb = 20
     c.SubmissionFiles.max_total_mb = 100

@@ -1,10 +1,10 @@
 """Keeps hidden-test code out of the feedback students receive.
 
 nbgrader's feedback HTML shows test cells as they ran, hidden regions included
-(nbgrader issues #917, #1363). The course config runs nbgrader's own
-ClearHiddenTests on the feedback, then this preprocessor, which reduces errors in
-test cells that had a hidden region to their last line: a traceback would quote the
-hidden lines it ran. A visible test (no hidden region) keeps its traceback, as in
+(nbgrader issues #917, #1363). The course config runs nbgrader's own ClearHiddenTests
+(dropout_kit.engine.clear_hidden_tests) on the feedback, then this preprocessor, which
+reduces errors in test cells that had a hidden region to their last line: a traceback would
+quote the hidden lines it ran. A visible test (no hidden region) keeps its traceback, as in
 stock nbgrader: the student can read every line of it anyway. The kit's cells also lose
 their verdicts-as-data output (CHECKS_MIME): the student reads the same verdicts in the
 Korean report above it.
@@ -14,9 +14,9 @@ from __future__ import annotations
 from nbconvert.preprocessors import Preprocessor
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import ClearHiddenTests
 
 from dropout_kit.checks.runner import CHECKS_MIME
+from dropout_kit.engine.clear_hidden_tests import ClearHiddenTests
 
 
 class ScrubTestTracebacks(Preprocessor):

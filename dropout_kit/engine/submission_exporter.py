@@ -2,6 +2,10 @@
 ever failing. A file that is not JSON, not UTF-8, a future or broken nbformat, a symbolic
 link or too big becomes a notebook that keeps what can be salvaged (or nothing) with a note
 on top; the log says why. Older nbformat versions are converted.
+
+It is also the first of the kit's code that nbgrader's Autograde runs, before it removes any
+autograded folder (`--force`, and always from the formgrader): `before_autograde` may refuse
+the whole run there (grading on submission, which owns the gradebook meanwhile).
 """
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import nbformat.reader
 from nbconvert.exporters import NotebookExporter
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
-from traitlets import Integer
+from nbgrader.converters.base import NbGraderException
+from traitlets import Integer, Unicode
+from traitlets.utils.importstring import import_item
 
 NOTE_PREFIX = "⚠ **채점 안내**: "
 CELL_MAKERS = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}
@@ -82,6 +88,18 @@ class SubmissionExporter(NotebookExporter):
     """NotebookExporter that never fails on what a student handed in."""
 
     max_notebook_mb = Integer(50, help="submitted notebooks larger than this are not read").tag(config=True)
+    before_autograde = Unicode("", help=(
+        "Import name of a callable(converter) -> str | None, called when nbgrader's Autograde "
+        "builds this exporter, before it removes anything: a text refuses the run with that "
+        "message.")).tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.before_autograde and type(self.parent).__name__ == "Autograde":
+            reason = import_item(self.before_autograde)(self.parent)
+            if reason:
+                self.log.error("%s", reason)
+                raise NbGraderException(reason)
 
     def from_file(self, file_stream, resources=None, **kw):
         path = getattr(file_stream, "name", "")

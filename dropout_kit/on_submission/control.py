@@ -3,7 +3,9 @@ instructor's commands and nbgrader's autograde read or write there: the service'
 while it runs), its health, the pause switch and the regrade-all request."""
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import fnmatch
 import json
 import os
 import time
@@ -95,17 +97,64 @@ class Folder:
         return not (self.paused and health.get("paused")) and not health.get("after_deadline")
 
 
-class ServiceGrades(RuntimeError):
-    """nbgrader's autograde refused: grading on submission writes this assignment's gradebook."""
+def refusal(paths: CoursePaths) -> str | None:
+    """Why nbgrader's autograde (command line or formgrader) must not touch this assignment
+    now: grading on submission writes its gradebook (one writer); None when it may."""
+    if serving_here or not Folder(paths).grading_now():
+        return None
+    return (f"Grading on submission is running for '{paths.assignment}' and writes its gradebook, "
+            "so this autograde was refused before anything was removed or changed. Pause it first "
+            f"(dropout-kit on-submission pause --assignment {paths.assignment}), then autograde; "
+            "resume it afterwards.\n"
+            f"제출 즉시 채점이 '{paths.assignment}' 과제의 성적부를 쓰고 있어서 이 자동 채점은 아무것도 "
+            "지우거나 바꾸지 않고 거절되었습니다. 먼저 pause 한 뒤 채점하고, 끝나면 resume 하세요.")
 
 
-def refuse_autograde_while_serving(paths: CoursePaths) -> None:
-    """For nbgrader autograde (command line and formgrader): the gradebook has one writer.
-    While grading on submission runs for the assignment, pause it first."""
-    if serving_here:
-        return
-    if Folder(paths).grading_now():
-        raise ServiceGrades(
-            f"grading on submission is running for '{paths.assignment}' and writes its gradebook; "
-            f"pause it first: dropout-kit on-submission pause --assignment {paths.assignment} "
-            "(제출 즉시 채점이 이 과제의 성적부를 쓰는 중입니다: 먼저 pause 하세요)")
+def autograde_refusal(converter) -> str | None:
+    """c.SubmissionExporter.before_autograde: for the assignment(s) nbgrader's Autograde
+    converter is about to grade, the first refusal (nbgrader builds the exporter before it
+    removes any autograded folder)."""
+    paths = CoursePaths.from_app(converter)
+    wanted = paths.assignment or "*"
+    for name in [n for n in assignments_served(paths) if fnmatch.fnmatch(n, wanted)]:
+        reason = refusal(dataclasses.replace(paths, assignment=name))
+        if reason:
+            return reason
+    return None
+
+
+REFUSALS_SHOWN = 20
+
+
+def describe(paths: CoursePaths) -> dict:
+    """What the formgrader shows of the service for one assignment: its state, its health
+    and the latest refused submissions with their reasons (from the journal)."""
+    folder = Folder(paths)
+    running = folder.running()
+    health = (folder.read_health() or {}) if running else {}
+    state = "stopped" if not running else "paused" if health.get("paused") else "running"
+    refused = []
+    try:
+        lines = folder.journal.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill
+        if record.get("event") == "refused":
+            refused.append({key: record.get(key) for key in ("student", "folder", "reason", "at")})
+    return {"assignment": paths.assignment, "state": state,
+            "pausing": folder.paused and state == "running",
+            "after_deadline": bool(health.get("after_deadline")),
+            "deadline": health.get("deadline"), "queue": health.get("queue"),
+            "graded": health.get("graded"), "last_error": health.get("last_error"),
+            "canary": health.get("canary"), "refused": refused[-REFUSALS_SHOWN:],
+            "refused_total": len(refused), "log": str(folder.log)}
+
+
+def assignments_served(paths: CoursePaths) -> list[str]:
+    """The assignments that have (or had) grading on submission in this course."""
+    root = paths.kit_dir / "on-submission"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []

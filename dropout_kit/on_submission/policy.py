@@ -48,5 +48,10 @@ class GradeOnSubmission(Configurable):
         return None
 
     def local(self, moment: datetime.datetime) -> str:
-        """A moment as students read it: the course's time zone."""
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+        """A moment as students read it: the course's time zone, named, and the UTC time
+        that nbgrader's Assignments list shows beside it ("2026-12-11 00:00 KST (UTC 15:00)")."""
+        utc = moment.astimezone(datetime.timezone.utc)
+        local = moment.astimezone(self.zone)
+        if local.utcoffset() == datetime.timedelta(0):
+            return utc.strftime("%Y-%m-%d %H:%M UTC")
+        return f"{local.strftime('%Y-%m-%d %H:%M %Z')} (UTC {utc.strftime('%H:%M')})"

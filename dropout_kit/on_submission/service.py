@@ -180,6 +180,8 @@ class Service:
         paused = self.health["paused"] = self.folder.paused
         gradebook_due = self._gradebook_due()
         self.health["after_deadline"] = self._every_deadline_passed(gradebook_due)
+        course_deadline = self.policy.deadline(self.assignment, None, gradebook_due)
+        self.health["deadline"] = None if course_deadline is None else self.policy.local(course_deadline)
         due = []
         for event in sorted(known.pending().values(), key=lambda e: e["at"]):
             submission = self._submission(event)

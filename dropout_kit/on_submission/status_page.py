@@ -20,13 +20,14 @@ h1 {{ font-size: 1.4em; margin-top: 0; }} .note {{ color: #555; font-size: 0.95e
 
 FETCH_AGAIN = ("<p>채점이 끝나면 <b>Assignments</b> 목록의 이 제출에 새 피드백이 있다고 표시됩니다. "
                "그때 <b>Fetch Feedback</b> 을 다시 누르세요.</p>")
-PROVISIONAL = ("<p class=\"note\">가채점: 마감 전 자동 채점 결과입니다. 최종 점수는 마감 후 강사의 "
-               "채점으로 확정됩니다.</p>")
+# No result is shown yet: this says what the coming one will be.
+PROVISIONAL = ("<p class=\"note\">곧 받을 피드백은 마감 전 자동 채점(가채점) 결과입니다. 최종 점수는 "
+               "마감 후 강사의 채점으로 확정됩니다.</p>")
 
 
 def queued(submitted: str, position: int) -> str:
-    return _page("⏳ 채점 중", f"<p>제출을 받았습니다. 채점 대기 순번: <b>{position}</b>번째.</p>"
-                 + FETCH_AGAIN + PROVISIONAL, submitted)
+    return _page("⏳ 채점 중", f"<p>제출을 받았습니다. 채점 대기 순번: <b>{position}</b>번째. "
+                 "아직 결과는 없습니다.</p>" + FETCH_AGAIN + PROVISIONAL, submitted)
 
 
 def waiting_for_rate(submitted: str, per_hour: int, when: str) -> str:

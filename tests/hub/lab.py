@@ -18,10 +18,11 @@ def open_assignments(page: Page) -> None:
     """Nbgrader → Assignment List, loaded."""
     page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
     page.click(".lm-Menu-itemLabel:text-is('Assignment List')")
-    page.wait_for_selector("#assignments")
+    page.wait_for_selector("#assignments", state="attached")
     tab = page.locator(".lm-TabBar-tab", has_text="Assignments")
     if tab.count():  # a restored layout may keep another tab in front
         tab.first.click()
+    page.wait_for_selector("#assignments")
     refresh(page)
 
 
