@@ -10,10 +10,28 @@ from dropout_kit.harness.commands import nbgrader
 
 
 def course_root(path: str | None) -> Path:
+    """--course; else the current directory if it is a course; else the course nbgrader's own
+    commands find from here (e.g. an instructor's ~/.jupyter/nbgrader_config.py that loads
+    ~/course/nbgrader_config.py, as on the hub): `dropout-kit on-submission pause` works
+    wherever `nbgrader autograde` does."""
     root = Path(path or ".").resolve()
+    if path is None and not (root / "nbgrader_config.py").is_file():
+        root = configured_course_root() or root
     if not (root / "nbgrader_config.py").is_file():
         sys.exit(f"{root} is not a course directory (no nbgrader_config.py); use --course")
     return root
+
+
+def configured_course_root() -> Path | None:
+    """CourseDirectory.root as nbgrader's commands read their configuration here."""
+    from nbgrader.apps.baseapp import NbGrader
+
+    from dropout_kit.classroom.course_paths import environment_kept
+    with environment_kept():
+        app = NbGrader()
+        app.initialize([])
+    configured = Path(app.coursedir.root).resolve()
+    return configured if configured != Path.cwd().resolve() else None
 
 
 def chosen_assignment(args) -> Assignment:
@@ -164,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, fn in COMMANDS.items():
         p = sub.add_parser(name, help=fn.__doc__)
-        p.add_argument("--course", help="course directory (default: current directory)")
+        p.add_argument("--course", help="course directory (default: the current directory, or the "
+                                        "course nbgrader's configuration names from here)")
         p.add_argument("--assignment", help="assignment name (default: the only one in source/)")
         if hasattr(fn, "arguments"):
             fn.arguments(p)

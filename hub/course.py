@@ -13,6 +13,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 ETC = HERE / "etc"
 EXCHANGE = Path("/srv/nbgrader/exchange")
+LOGIN_PROFILE = Path("/etc/profile.d/dropout-kit-hub.sh")
 COURSE_ID = "dl-dropout"
 ASSIGNMENT = "dropout"
 # What the instructor's course folder holds: the course, never the kit's tests.
@@ -41,7 +42,8 @@ def on_submission_setting(instructor: Person) -> str:
 
 
 def install_hub_settings(prefix: Path) -> None:
-    """Settings every server of the hub reads from its Python environment."""
+    """Settings every server of the hub reads from its Python environment, and the login
+    shells' PATH."""
     jupyter_etc = prefix / "etc" / "jupyter"
     jupyter_etc.mkdir(parents=True, exist_ok=True)
     shutil.copy(ETC / "nbgrader_config.py", jupyter_etc / "nbgrader_config.py")
@@ -56,6 +58,18 @@ def install_hub_settings(prefix: Path) -> None:
     labconfig.mkdir(parents=True, exist_ok=True)
     shutil.copy(ETC / "page_config.json", labconfig / "page_config.json")
     set_plot_font(prefix)
+    install_login_profile(prefix)
+
+
+def install_login_profile(prefix: Path) -> None:
+    """The hub's environment on PATH in every login shell (JupyterLab's terminals), so that
+    `dropout-kit` and `nbgrader` work there as the README types them."""
+    LOGIN_PROFILE.write_text((ETC / "profile.sh").read_text().replace("@PREFIX@", str(prefix)))
+    LOGIN_PROFILE.chmod(0o644)
+
+
+def remove_login_profile() -> None:
+    LOGIN_PROFILE.unlink(missing_ok=True)
 
 
 def set_plot_font(prefix: Path) -> None:

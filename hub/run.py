@@ -258,6 +258,7 @@ def main(argv=None) -> int:
         for name in names:
             users.remove(name)
         course.remove_course_exchange()
+        course.remove_login_profile()
         (state / "users.json").unlink(missing_ok=True)
         logins.unlink(missing_ok=True)
         print("stopped", flush=True)

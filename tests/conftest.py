@@ -50,6 +50,17 @@ def new_course(tmp_path):
     return make
 
 
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the tests that open pages (a context per page)."""
+    from hub import browser
+    if not Path(browser.CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh --tests)")
+    launched = browser.Chromium()
+    yield launched
+    launched.close()
+
+
 @pytest.fixture(autouse=True)
 def own_tempdir(tmp_path_factory) -> Iterator[Path]:
     """This test's own temporary folder (TMPDIR and tempfile.tempdir while it runs): tests

@@ -24,7 +24,7 @@ from playwright.sync_api import expect
 from dropout_kit.classroom.course_paths import CoursePaths
 from dropout_kit.harness.commands import nbgrader
 from dropout_kit.on_submission import control
-from hub import browser, formgrader as clicks
+from hub import formgrader as clicks
 
 pytest_plugins = ["grading_fixtures"]
 
@@ -69,15 +69,6 @@ def gradebook_rows(course: Path) -> list:
 def server(course, service, tmp_path_factory):
     with FormgraderServer(course, tmp_path_factory.mktemp("home")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(browser.CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh --tests)")
-    c = browser.Chromium()
-    yield c
-    c.close()
 
 
 def test_autograde_clicked_in_the_formgrader_is_refused_and_changes_nothing(course, service, server, chromium):

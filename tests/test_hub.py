@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -22,7 +23,7 @@ from playwright.sync_api import expect
 from hub.server import HUB_PREFIX, HUB_PYTHON, HubRun, Login, run_as
 
 from dropout_kit.harness import samples
-from hub import browser, formgrader, gradebooks, lab, notebooks
+from hub import browser, formgrader, gradebooks, lab, notebooks, terminal
 
 REPO = Path(__file__).resolve().parent.parent
 STATE = REPO / "build" / "hub"
@@ -130,6 +131,12 @@ def wait_for_report(week: Week, student: Login, name: str) -> str:
     return html
 
 
+def submitted_at(report: str) -> str | None:
+    """The submission time a feedback page names at its top (UTC, to the second)."""
+    found = re.search(r"제출 시각 (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", report)
+    return found.group(1) if found else None
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -227,8 +234,10 @@ def test_student_b_renamed_notebook_refused_then_submits_twice(week, reference):
     week.submitted[b.user] = time.monotonic()
     html = wait_for_report(week, b, "b-first-on-submission")
     assert "❌" in html and "net 이 학습모드로 동작합니다" in html and NO_SCALING_MESSAGE in html
+    first_stamp, first_path = latest_submission(b.user), notebooks.newest_feedback(page, week.hub.url, b.user, HW)
+    assert submitted_at(html) == first_stamp[:19]  # the report names the submission it is about
     lab.refresh_file_browser(page)
-    lab.open_feedback(page, notebooks.newest_feedback(page, week.hub.url, b.user, HW), NO_SCALING_MESSAGE)
+    lab.open_feedback(page, first_path, NO_SCALING_MESSAGE)
     week.shot(b, "feedback-mistakes")
     page.locator(".lm-TabBar-tab.jp-mod-current .lm-TabBar-tabCloseIcon").click()  # the report's tab
     page.locator(".lm-TabBar-tab", has_text="Assignments").first.click()
@@ -238,6 +247,10 @@ def test_student_b_renamed_notebook_refused_then_submits_twice(week, reference):
     week.submitted[b.user] = time.monotonic()
     html = wait_for_report(week, b, "b-fixed-on-submission")
     assert "✅" in html and "❌" not in html
+    # The first report stays where it was, as it was: a tab left open on it names its own,
+    # earlier submission, not the one the Assignments list shows last.
+    assert submitted_at(html) == latest_submission(b.user)[:19] != first_stamp[:19]
+    assert submitted_at(notebooks.get_text(page, week.hub.url, b.user, first_path)) == first_stamp[:19]
     lab.refresh_file_browser(page)
     lab.open_feedback(page, notebooks.newest_feedback(page, week.hub.url, b.user, HW),
                       "[test_my_dropout_scale]")
@@ -288,13 +301,17 @@ def test_student_c_fetches_never_submits_and_validate_names_every_unanswered_par
 
 
 def test_nbgrader_validate_command_reports_failing_self_checks(week, reference):
-    """The same verdicts from `nbgrader validate` in a student's terminal (B's notebook
-    changed again after B's last submission)."""
+    """The same verdicts from `nbgrader validate` typed in B's JupyterLab terminal, as the
+    README says it (B's notebook changed again after B's last submission); C's from a shell."""
     b, c = week.hub.students[1], week.hub.students[2]
-    notebooks.write_answers(week.page(b), week.hub.url, b.user, {**reference, **MISTAKES["no-scaling"]})
-    done = run_as(b, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{HW}/{HW}.ipynb"])
-    assert NO_SCALING_MESSAGE in done.stdout, done.stdout + done.stderr
-    assert "Success" not in done.stdout
+    page = week.page(b)
+    notebooks.write_answers(page, week.hub.url, b.user, {**reference, **MISTAKES["no-scaling"]})
+    terminal.open_terminal(page, week.hub.url, b.user)
+    shown = terminal.run(page, f"nbgrader validate {HW}/{HW}.ipynb")
+    week.shot(b, "terminal-validate")
+    assert "command not found" not in shown, shown
+    assert terminal.flat(NO_SCALING_MESSAGE) in terminal.flat(shown), shown
+    assert "Success" not in shown
     done = run_as(c, [str(HUB_PREFIX / "bin" / "nbgrader"), "validate", f"{HW}/{HW}.ipynb"])
     assert done.stdout.count("NotImplementedError") >= 4, done.stdout + done.stderr
 
@@ -364,14 +381,43 @@ def singleuser_pids(login: Login) -> set[int]:
     return pids
 
 
+def autograded_files(week: Week, student: Login) -> dict[str, tuple[int, int]]:
+    folder = week.hub.instructor.home / "course" / "autograded" / student.user / HW
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_autograde_while_grading_on_submission_runs_is_refused_and_loses_nothing(week):
+    """The formgrader shows that the service runs; Autograde clicked anyway is refused in
+    plain words, and A's graded folder, its files and the gradebook stay as they were."""
+    inst, a, b = week.hub.instructor, week.hub.students[0], week.hub.students[1]
+    page = week.page(inst)
+    formgrader.open_formgrader(page, week.hub.url, inst.user)
+    banner = page.locator(f"#kit-service-{HW}")
+    expect(banner).to_contain_text("실행 중 · running")
+    expect(banner.get_by_role("cell", name=b.user, exact=True)).to_be_visible()  # A's forgery in B's name
+    week.shot(inst, "formgrader-service-running")
+    files, grades = autograded_files(week, a), gradebooks.cell_scores(COURSE_DB(week), a.user)
+    assert files
+    formgrader.open_submissions(page, HW)
+    text = formgrader.autograde(page, a.user)
+    week.shot(inst, "autograde-refused")
+    assert "Grading on submission is running" in text and "Traceback" not in text, text
+    formgrader.close_modal(page)
+    assert autograded_files(week, a) == files
+    assert gradebooks.cell_scores(COURSE_DB(week), a.user) == grades
+
+
 def test_instructor_grades_in_the_formgrader(week):
     inst = week.hub.instructor
     a, b = week.hub.students[0], week.hub.students[1]
     page = week.page(inst)
-    # The official round: grading on submission paused first (one gradebook writer).
-    paused = run_as(inst, [str(HUB_PREFIX / "bin" / "dropout-kit"), "on-submission", "pause"],
-                    cwd=inst.home / "course")
-    assert paused.returncode == 0 and "paused" in paused.stdout, paused.stdout + paused.stderr
+    # The official round: grading on submission paused first (one gradebook writer), typed
+    # in a JupyterLab terminal as the README says it.
+    terminal.open_terminal(page, week.hub.url, inst.user)
+    shown = terminal.run(page, "dropout-kit on-submission pause")
+    week.shot(inst, "terminal-pause")
+    assert "paused" in shown and "command not found" not in shown, shown
     # The formgrader has its own tab (its address in logins.json; the lab menu item that
     # would show it blank in a frame is gone), and its links reach the instructor's own lab.
     assert week.hub.logins["formgrader"] == f"{week.hub.url}/user/{inst.user}/formgrader"

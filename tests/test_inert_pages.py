@@ -34,14 +34,13 @@ from dropout_kit.harness.commands import nbgrader
 from dropout_kit.pages import scriptless
 from dropout_kit.pages.exporters import NBGRADER_TEMPLATES
 from dropout_kit.pages.inert import CLASS_FAMILIES, CLASSES, ID_PREFIX, inert_html
-from hub import browser
 
 pytest_plugins = ["grading_fixtures"]
 
 STUDENT = "reference"  # the class's student whose notebook gets the payloads
 COMMENT = '좋은 설명입니다 <img src=x onerror="{js}">'
 FORBIDDEN_TAGS = ["script", "style", "iframe", "object", "embed", "form", "input", "button",
-                  "base", "meta", "link", "svg", "math", "textarea"]
+                  "base", "meta", "link", "svg", "textarea", "annotation-xml"]
 
 
 def student_markup(soup: BeautifulSoup) -> list:
@@ -186,15 +185,6 @@ class Watched:
         return self.page.evaluate("window.__violations || []")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(browser.CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh --tests)")
-    c = browser.Chromium()
-    yield c
-    c.close()
-
-
 def test_the_feedback_page_is_inert_without_any_policy(payload_course, chromium, tmp_path):
     """Served from an origin with nothing else (every other request recorded, answered 404)."""
     feedback = payload_course / "feedback" / STUDENT / dropout.ASSIGNMENT / "dropout.html"
@@ -209,6 +199,10 @@ def test_the_feedback_page_is_inert_without_any_policy(payload_course, chromium,
     watched.assert_nothing_ran("dropout")
     expect(page.locator("text=매 epoch마다 학습에 참여하는 노드가")).to_be_visible()
     expect(page.locator(".output_png img").first).to_be_visible()
+    # No script at all (nbgrader's CDN MathJax gone): the formulas are MathML, the table a table.
+    assert "<script" not in html
+    expect(page.locator(".rendered_html math").first).to_be_visible()
+    assert page.locator(".rendered_html table th").count() >= 3
     page.screenshot(path=str(tmp_path / "feedback.png"), full_page=True)
 
 

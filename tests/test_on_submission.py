@@ -91,6 +91,7 @@ def test_nbgrader_autograde_is_refused_while_the_service_grades(observed):
     done = observed.autograde_while_serving
     assert done.returncode != 0
     assert "dropout-kit on-submission pause" in done.stdout + done.stderr
+    assert "Removing existing" not in done.stdout + done.stderr  # refused before nbgrader removes
 
 
 def test_pause_is_acknowledged_and_sigterm_stops_the_service_cleanly(observed):

@@ -24,6 +24,7 @@ FEEDBACK_PREPROCESSORS = [
     "dropout_kit.engine.scrub_test_tracebacks.ScrubTestTracebacks",
     "dropout_kit.engine.pending_review_feedback.PendingReviewFeedback",
     "dropout_kit.engine.feedback_pending_manual.PendingManualFeedback",
+    "dropout_kit.engine.feedback_submitted_at.FeedbackSubmittedAt",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 KIT_TEMPLATES = "dropout_kit.engine.kit_templates.KitTemplates"

@@ -9,7 +9,6 @@ import fnmatch
 import json
 import os
 import time
-from pathlib import Path
 
 from dropout_kit.classroom.course_paths import CoursePaths
 

@@ -15,8 +15,8 @@
     return node;
   }
 
-  function when(seconds) {
-    return seconds ? new Date(seconds * 1000).toLocaleString("ko-KR", { hour12: false }) : "";
+  function when(seconds) {  // UTC, labelled, as nbgrader's own lists show times
+    return seconds ? new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "";
   }
 
   function banner(service) {
@@ -69,8 +69,15 @@
     main.insertBefore(holder, main.firstChild);
   }
 
+  function xsrfToken() {
+    var found = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+    return found ? decodeURIComponent(found[1]) : "";
+  }
+
   function load() {
-    fetch(window.base_url + "/dropout-kit/api/on-submission", { credentials: "same-origin" })
+    // JupyterHub's servers refuse a cookie-authenticated API request without the token.
+    fetch(window.base_url + "/dropout-kit/api/on-submission",
+          { credentials: "same-origin", headers: { "X-XSRFToken": xsrfToken() } })
       .then(function (response) { return response.ok ? response.json() : []; })
       .then(show)
       .catch(function () {});
