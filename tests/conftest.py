@@ -50,9 +50,11 @@ def new_course(tmp_path):
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium for the tests that open pages (a context per page)."""
+    """A headless Chromium for a module's tests that open pages (a context per page); closed
+    with the module: Playwright's sync API allows one running instance at a time (the hub
+    test starts its own)."""
     from hub import browser
     if not Path(browser.CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (scripts/system-packages.sh --tests)")

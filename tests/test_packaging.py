@@ -58,8 +58,8 @@ def wheel_text(tmp_path_factory, repo_root) -> dict[str, str]:
     project = out / "project"  # a clean copy: setuptools reuses an in-tree build/ folder
     project.mkdir()
     shutil.copy2(repo_root / "pyproject.toml", project)
-    shutil.copytree(repo_root / "dropout_kit", project / "dropout_kit",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("dropout_kit", "jupyter-config"):
+        shutil.copytree(repo_root / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(project)],
                    check=True, capture_output=True, timeout=600)
     (wheel,) = out.glob("dropout_kit-*.whl")
@@ -69,6 +69,10 @@ def wheel_text(tmp_path_factory, repo_root) -> dict[str, str]:
 
 def test_wheel_holds_the_kit(wheel_text):
     assert "dropout_kit/engine/broker.py" in wheel_text and "dropout_kit/kernel/agent.py" in wheel_text
+    # the pages' templates and files, and the file that enables the formgrader extension
+    assert {"dropout_kit/pages/templates/kit_feedback.html.j2", "dropout_kit/pages/static/globals.js",
+            "dropout_kit/pages/static/formgrader.css"} <= set(wheel_text)
+    assert any(name.endswith("etc/jupyter/jupyter_server_config.d/dropout-kit.json") for name in wheel_text)
 
 
 def test_wheel_holds_no_course_files(wheel_text):

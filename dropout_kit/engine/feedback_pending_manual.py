@@ -5,7 +5,8 @@ shows that 0 like any score. For each hand-graded cell still waiting (in the gra
 manual score and needs manual grading), this step sets the cell's score to None and adds
 its points to resources["nbgrader"][PENDING_POINTS]; the kit's feedback template
 (dropout_kit/pages/templates/kit_feedback.html.j2) shows both. An answer left as released,
-which nbgrader scores 0 by itself with no person needed, keeps its 0. Held autograder parts are PendingReviewFeedback's.
+which nbgrader scores 0 by itself with no person needed, keeps its 0. Held autograder parts
+are PendingReviewFeedback's.
 """
 from __future__ import annotations
 

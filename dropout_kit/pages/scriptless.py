@@ -11,7 +11,7 @@ rewritten as they are loaded, nbgrader's text left otherwise as it is:
 * any other inline script, which must hold no template expression (static code), is served
   as a file of its own, `.../dropout-kit/inline/<sha256>.js`, at the same place in the page;
 * `onclick="code"` becomes `data-kit-onclick="<sha256>"`, with a script just before the
-  element that registers the code as a function under that name (handlers.js runs it).
+  element that registers the code as a function under that name (globals.js runs it).
 
 The scripts are nbgrader's, not a student's: what the pages carry from students is made inert
 by the kit's templates (inert.py). A template this cannot rewrite (an inline script with other
