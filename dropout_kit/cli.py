@@ -67,7 +67,7 @@ def cmd_grade(args) -> int:
         print(f"dropout-kit grade: {failure}", file=sys.stderr)
         return 2
     from dropout_kit.classroom.grade_class import grade_class
-    from dropout_kit.engine.process_exit import stop_on_sigterm
+    from dropout_kit.process_exit import stop_on_sigterm
     stop_on_sigterm()  # as Ctrl-C: what finished is recorded, the round's folders removed
     try:
         run = grade_class(assignment.course_root, assignment.name, workers=args.workers, force=args.force,
@@ -135,7 +135,7 @@ def cmd_audit(args) -> int:
     from dropout_kit.audit import report
     from dropout_kit.audit.run import AuditStopped, audit, default_folder
     from dropout_kit.cluster.connect import scheduler_address
-    from dropout_kit.engine.process_exit import stop_on_sigterm
+    from dropout_kit.process_exit import stop_on_sigterm
     assignment = chosen_assignment(args)
     folder = Path(args.out).resolve() if args.out else default_folder(assignment)
     stop_on_sigterm()

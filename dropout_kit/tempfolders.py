@@ -4,7 +4,7 @@ Every folder the kit makes in the temporary folder (tempfile.gettempdir()) comes
 `new_folder`: the kernels' workspaces and working copies, the checker server's scratch, a
 Dask job's folder, a worker's unpacked checks, the canary's folder. A process removes its
 folders when done with them, and whatever it still owns when it ends normally (Ctrl-C
-included, and SIGTERM for the grading commands: engine.process_exit.stop_on_sigterm). A
+included, and SIGTERM for the grading commands: process_exit.stop_on_sigterm). A
 process killed outright (SIGKILL, the OOM killer, a Dask worker whose nanny died) leaves its
 folders behind: `sweep` removes the folders whose owner has ended. It runs at the start and
 at the end of every grading round (`dropout-kit grade`, each Dask worker's first task,
@@ -57,7 +57,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dropout_kit.engine.process_exit import on_process_exit
+from dropout_kit.process_exit import on_process_exit
 
 PREFIX = "dropout-kit-"
 OWNERS_PREFIX = "dropout-kit-owners-"  # + the owner's uid

@@ -31,6 +31,12 @@ prefix = Path(os.environ.get("DROPOUT_HUB_PREFIX", sys.prefix))
 state.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 # --- Network: the public proxy on ip:port; the hub and the proxy's API on loopback only.
+# One origin for the hub and every user's server. JupyterHub recommends per-user subdomains
+# (c.JupyterHub.subdomain_host, with wildcard DNS and a certificate) where users do not trust
+# each other, so that no server shares an origin with another; a department that can have
+# them should set them. They would not protect the instructor from students here: nbgrader
+# copies students' notebooks into the instructor's own course and shows them from the
+# instructor's own server (README: "Student content is inert on every page").
 c.JupyterHub.bind_url = f"http://{ip}:{port}"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = port + 1

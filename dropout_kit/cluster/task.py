@@ -32,7 +32,7 @@ from traitlets.utils.importstring import import_item
 
 from dropout_kit import tempfolders
 from dropout_kit.cluster.payload import Payload
-from dropout_kit.engine.process_exit import on_process_exit
+from dropout_kit.process_exit import on_process_exit
 from dropout_kit.engine.remote_execute import Executed, Job
 from dropout_kit.engine.safe_execute import (
     VERDICTS,

@@ -32,7 +32,7 @@ import dropout_kit
 from dropout_kit import tempfolders
 from dropout_kit.cells import grade_call, grade_id
 from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult, cell_score, report
-from dropout_kit.engine.process_exit import on_process_exit
+from dropout_kit.process_exit import on_process_exit
 from dropout_kit.kernel import agent as agent_module
 
 AGENT_NAME = "__dropout_kit_agent__"

@@ -28,7 +28,7 @@ import nbformat
 import dropout_kit
 from dropout_kit import tempfolders
 from dropout_kit.engine.fingerprint import grading_fingerprint
-from dropout_kit.engine.process_exit import stop_on_sigterm
+from dropout_kit.process_exit import stop_on_sigterm
 
 CACHE_ENV = "DROPOUT_KIT_CACHE"
 
