@@ -59,10 +59,8 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def gradebook_rows(course: Path) -> list:
-    import sqlite3
-    with sqlite3.connect(course / "gradebook.db") as db:
-        return db.execute("SELECT id, auto_score, manual_score FROM grade ORDER BY id").fetchall()
+def gradebook_rows(course: Path) -> dict:
+    return dropout.cell_grades(CoursePaths.load(course, dropout.ASSIGNMENT).db_url)
 
 
 @pytest.fixture(scope="module")
