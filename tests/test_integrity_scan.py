@@ -291,6 +291,8 @@ for xb, yb in loader:
     ("honest-torch-misc", "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\nnet.to(device)\n"
                           "torch.set_default_dtype(torch.float32)\nprint(torch.__version__)\n"
                           "state = torch.load('w.pt')\ntorch.save(net.state_dict(), 'w.pt')"),
+    ("honest-pth-checkpoint", "torch.save(net.state_dict(), 'dropout_net.pth')\n"
+                              "net.load_state_dict(torch.load('dropout_net.pth'))"),
     ("own-class-setattr-dunder", "class P:\n    def __setattr__(self, name, value):\n"
                                  "        object.__setattr__(self, name, value)\n"
                                  "        super().__setattr__(name, value)\n        self.__dict__.update({})"),

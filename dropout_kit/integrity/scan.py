@@ -253,7 +253,10 @@ STAR_IMPORT_FLAGGED = frozenset({"sys", "os", "gc", "types", "timeit", "operator
 # Words of the grading machinery, in names and in strings (case-insensitive).
 MACHINERY_IN_NAMES = ("dropout_kit", "grader_tests", "nbgrader")
 MACHINERY_IN_STRINGS = ("dropout_kit", "dropout-kit", "grader_tests", "nbgrader", "gradebook")
-PYTHON_FILE = re.compile(r"\.(py|pyc|pyw|pth|so|pyd)\s*$", re.IGNORECASE)
+# Files an import or %run could execute. Not .pth, PyTorch's usual checkpoint name: Python
+# runs a .pth file only from a site directory at start-up, and a grading kernel starts with -I
+# from a read-only environment; reaching `site` in the live kernel is flagged by itself.
+PYTHON_FILE = re.compile(r"\.(py|pyc|pyw|so|pyd)\s*$", re.IGNORECASE)
 
 # -- magics -------------------------------------------------------------------------------
 # Magics that run their argument or body as Python: scanned like a cell (PYTHON_MAGIC_CODE).
