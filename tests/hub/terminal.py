@@ -53,20 +53,28 @@ def _wait_for_prompt(page: Page, timeout_s: float) -> None:
 
 
 def run(page: Page, command: str, timeout_s: float = 300) -> str:
-    """Types `command` and Enter; once the shell prompts again, what the terminal shows after
-    the command's line."""
+    """Types `command` and Enter; once the shell prompts again after the command's line,
+    what the terminal shows after that line. The screen-reader rows lag behind the canvas:
+    the prompt that was there before the command counts for nothing."""
     viewport = page.viewport_size
     page.set_viewport_size(TALL)
     try:
+        seen_before = _screen(page).count(command)
         page.locator(".jp-MainAreaWidget:not(.lm-mod-hidden) .jp-Terminal").click()
         page.keyboard.type(command)
         page.keyboard.press("Enter")
-        page.wait_for_timeout(500)
-        _wait_for_prompt(page, timeout_s)
-        text = _screen(page)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            text = _screen(page)
+            after = text.rsplit(command, 1)[-1]
+            lines = [line.rstrip() for line in after.splitlines() if line.strip()]
+            if text.count(command) > seen_before and lines and lines[-1].endswith("$"):
+                return after
+            if time.monotonic() > deadline:
+                raise AssertionError(f"`{command}` did not end with a shell prompt:\n{text}")
+            page.wait_for_timeout(300)
     finally:
         page.set_viewport_size(viewport)
-    return text.rsplit(command, 1)[-1]
 
 
 def flat(text: str) -> str:
