@@ -15,7 +15,8 @@ with the short limits of the hostile run (tests/hostile/grading_run.py), then
     an attack changes no score (the twins themselves score as the cases state, which checks
     the statements); a part the integrity scan holds is recorded as 0 and needs a person,
     its feedback says only that it awaits review, and no honest submission is held,
-  * a reviewer's grade of a held part stands at a regrade until the student's cells change,
+  * a person's grade of an automatically graded part stands at a regrade only while what
+    was graded is unchanged (the cells, the submitted files the run read, the checks' results),
   * no line of the hidden checks (grader_tests/, and what the instructor's notebook holds
     beyond the released one) appears in any feedback page or graded notebook's outputs,
     in clear or base64 / zlib / hex encoded, unless the student wrote it themselves.
@@ -26,8 +27,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import html
+import json
 import re
+import shutil
 import subprocess
 import zlib
 from dataclasses import dataclass
@@ -49,6 +53,7 @@ from tampering.working_folder import (  # noqa: F401 - tests of this round, coll
 from dropout_kit.classroom import gradebook
 from dropout_kit.engine import review
 from dropout_kit.engine.sandbox_kernel_manager import SINGLE_THREAD_ENV
+from dropout_kit.harness import samples
 from dropout_kit.harness.commands import nbgrader
 
 pytest_plugins = ["stock_rounds"]
@@ -257,34 +262,99 @@ def test_leak_detector_finds_encoded_lines_and_spares_the_students_own():
     assert leaked(hidden, page.format(base64.b64encode(b"unrelated text " * 5).decode()), own="") == []
 
 
-# -- a person's grade of a held part ---------------------------------------------------------
-# Last in this module: it grades one held submission again (the round's other results are read).
-def regrade(run: grading_run.Run, student: str) -> None:
-    nbgrader("autograde", dropout.ASSIGNMENT, "--student", student, "--force", *grading_run.limit_flags(),
+# -- a person's grade applies to exactly what was graded -------------------------------------
+# Last in this module: it grades one more student four times (the round's results are read).
+REVIEWED = "review-subject"
+COMMENT = "그림 두 개가 잘 그려졌습니다."
+PART = "test_eval_predict"
+# Held by a global hook (a no-op here: the suggested score is right); it reads a submitted
+# settings file and writes, then reads, a checkpoint.
+HOOK = "torch.nn.modules.module.register_module_forward_hook(lambda module, args, output: None)\n"
+CHECKPOINT = ("\ntorch.save(net.state_dict(), 'dropout_net.pth')\n"
+              "net.load_state_dict(torch.load('dropout_net.pth'))")
+READS_SETTINGS = ("import json\n"
+                  "if json.load(open('settings.json', encoding='utf-8'))['eval']:\n"
+                  "    net.eval()\n"
+                  "with torch.no_grad():\n"
+                  "    yhat_test = net(xtest)\n"
+                  "mse_eval = loss_fn(yhat_test, ytest).item()")
+
+
+def resubmit(run: grading_run.Run, hook: bool, settings: dict, files: dict[str, bytes] | None = None) -> None:
+    """The student hands in the notebook (with or without the hook) and its files; graded again."""
+    reference = samples.reference_answers(dropout.source_notebook(run.course))
+    answers = {**reference, "dropout_net": reference["dropout_net"] + CHECKPOINT,
+               "eval_predict": (HOOK if hook else "") + READS_SETTINGS}
+    folder = run.course / "submitted" / REVIEWED / dropout.ASSIGNMENT
+    shutil.rmtree(folder, ignore_errors=True)
+    samples.write_notebook(samples.assemble(dropout.release_notebook(run.course), answers),
+                           folder / dropout.NOTEBOOK)
+    for name, data in {"settings.json": json.dumps(settings).encode(), **(files or {})}.items():
+        (folder / name).write_bytes(data)
+    nbgrader("autograde", dropout.ASSIGNMENT, "--student", REVIEWED, "--force", *grading_run.limit_flags(),
              cwd=run.course, env={"DROPOUT_KIT_SANDBOX": "namespaces", **SINGLE_THREAD_ENV})
 
 
-def grade_of(run: grading_run.Run, student: str, cell: str) -> tuple[float | None, bool]:
+def grade_of(run: grading_run.Run, cell: str) -> tuple[float | None, bool]:
+    """(manual score, needs manual grading) of the reviewed student's cell."""
     with Gradebook(run.db_url) as gb:
-        grade = gb.find_grade(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, student)
+        grade = gb.find_grade(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, REVIEWED)
         return grade.manual_score, grade.needs_manual_grade
 
 
-def test_a_reviewers_grade_stands_until_the_students_cells_change(graded):
-    run = graded.run
-    student, cell = next((s, next(iter(run.held(s)))) for s in STUDENTS if run.held(s))
-    with Gradebook(run.db_url) as gb:  # as the formgrader saves it
-        grade = gb.find_grade(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, student)
-        grade.manual_score, grade.needs_manual_grade = 1.0, False
+def grade_by_hand(run: grading_run.Run, cells: dict[str, float]) -> None:
+    """A person grades, as the formgrader saves it (hand-graded cells get a comment too)."""
+    with Gradebook(run.db_url) as gb:
+        for cell, points in cells.items():
+            grade = gb.find_grade(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, REVIEWED)
+            grade.manual_score, grade.needs_manual_grade = points, False
+            if cell in dropout.MANUAL_CELLS:
+                gb.find_comment(cell, dropout.ASSIGNMENT, dropout.ASSIGNMENT, REVIEWED).manual_comment = COMMENT
         gb.db.commit()
 
-    regrade(run, student)
-    assert grade_of(run, student, cell) == (1.0, False)
 
-    submitted = run.course / "submitted" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK
-    nb = nbformat.read(submitted, as_version=4)
-    first_answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    first_answer.source += "\n# 고쳤습니다"
-    nbformat.write(nb, submitted)
-    regrade(run, student)
-    assert grade_of(run, student, cell) == (None, True)
+def exported_score(run: grading_run.Run) -> float:
+    """The student's total as `nbgrader export` writes it."""
+    nbgrader("export", "--to", str(run.course / "grades.csv"), cwd=run.course)
+    with open(run.course / "grades.csv", encoding="utf-8") as table:
+        return next(float(row["raw_score"]) for row in csv.DictReader(table) if row["student_id"] == REVIEWED)
+
+
+@pytest.fixture(scope="module")
+def reviewed(graded) -> grading_run.Run:
+    """The student, held at PART, reviewed: the suggested 3 points given, the plot graded."""
+    run = graded.run
+    resubmit(run, hook=True, settings={"eval": True})
+    assert run.held(REVIEWED).keys() == {PART}
+    assert run.held(REVIEWED)[PART]["suggested"] == 3.0
+    grade_by_hand(run, {PART: 3.0, "plot_modes": 2.0})
+    return run
+
+
+def test_a_review_stands_when_only_a_file_the_run_writes_itself_is_new(reviewed):
+    resubmit(reviewed, hook=True, settings={"eval": True}, files={"dropout_net.pth": b"an old checkpoint"})
+    assert grade_of(reviewed, PART) == (3.0, False)
+
+
+def test_a_review_is_cleared_when_a_file_the_run_reads_changes(reviewed):
+    """The cells as reviewed, the settings file read by the notebook now says no net.eval()."""
+    resubmit(reviewed, hook=True, settings={"eval": False})
+    assert grade_of(reviewed, PART) == (None, True)
+    assert grade_of(reviewed, "plot_modes")[0] == 2.0  # hand-graded: never cleared (nbgrader asks to look again)
+    with Gradebook(reviewed.db_url) as gb:
+        assert gb.find_comment("plot_modes", dropout.ASSIGNMENT, dropout.ASSIGNMENT, REVIEWED).manual_comment == COMMENT
+    grade_by_hand(reviewed, {PART: 3.0})
+
+
+def test_a_resubmission_no_longer_held_counts_its_new_automatic_score(reviewed):
+    """The hook gone, net.eval() still off: nothing held, the reviewer's 3 points cleared,
+    and `nbgrader export` gives the automatic score (plus the hand-graded plot)."""
+    resubmit(reviewed, hook=False, settings={"eval": False})
+    assert reviewed.held(REVIEWED) == {}
+    assert grade_of(reviewed, PART) == (None, False)
+    with Gradebook(reviewed.db_url) as gb:
+        automatic = gb.find_grade(PART, dropout.ASSIGNMENT, dropout.ASSIGNMENT, REVIEWED).auto_score
+        others = sum(gb.find_grade(c, dropout.ASSIGNMENT, dropout.ASSIGNMENT, REVIEWED).score
+                     for c in dropout.AUTO_CELLS if c != PART)
+    assert automatic < 3.0
+    assert exported_score(reviewed) == others + automatic + 2.0

@@ -53,6 +53,7 @@ from dropout_kit import tempfolders
 from dropout_kit.cells import code_sources_before, grade_id
 from dropout_kit.checks.runner import ModuleResult, cell_score
 from dropout_kit.engine import broker, kernel_process
+from dropout_kit.engine.file_reads import FileReads
 from dropout_kit.engine.sandbox_kernel_manager import SandboxKernelManager
 from dropout_kit.kernel.agent import REPLY_MIME
 
@@ -105,6 +106,8 @@ SETTLE_SECONDS = 10
 
 # Where SafeExecute records the checker's verdict of each kit cell (read by GuardGradeCells).
 VERDICTS = "dropout_kit_verdicts"
+# resources key: the submitted files the run read, cell by cell (file_reads.FileReads.as_data)
+FILES_READ = "dropout_kit_files_read"
 
 
 def error_output(ename: str, message: str) -> NotebookNode:
@@ -333,6 +336,7 @@ class SafeExecute(Execute):
         self._kernel_pid: tuple[object, int | None] = (None, None)  # (its manager, pid outside)
         self._grade_deadline = math.inf  # the kit cell's, moved on by a replay in the middle of it
         self._over: dict | None = None  # the budget the last request ran past, for the checker
+        self._file_reads: FileReads | None = None  # the submitted files read, cell by cell
         self._ran_out_of_time: set[str] = set()  # grade ids of cells stopped at their time limit
         # Given by the caller: this submission's kernel, started ahead (its files are in its
         # folder); and whether the kernel is stopped in the background when it is done.
@@ -361,10 +365,15 @@ class SafeExecute(Execute):
             work.mkdir(exist_ok=True)
             metadata["path"] = str(work)
             self._workdir_shown = Path(given) if given else None
+        folder = self.spare.folder if self.spare is not None else Path(metadata.get("path") or ".")
+        self._file_reads = FileReads(folder) if folder.is_dir() else None
         try:
             await self._async_run_notebook()
         finally:
             self._deadline = None
+            if self._file_reads is not None:
+                self._file_reads.close()
+                self.resources[FILES_READ] = self._file_reads.as_data()
             if work is not None:  # nbgrader's later steps see the folder as it was
                 if given is None:
                     metadata.pop("path", None)
@@ -424,18 +433,10 @@ class SafeExecute(Execute):
                     continue
                 test_id = broker.kit_test_id(cell) if self._checker is not None else None
                 try:
-                    if test_id:
-                        await self._grade(cell, index, test_id)
-                        self.raise_if_spoiled()  # a reply over its budget: restart and replay
-                        continue  # the checks leave the kernel's state as it was: no replay
-                    await self._execute(cell, index)
-                    if self._asked_exit:
-                        raise KernelExited("the cell asked the kernel to exit")
-                except (*KERNEL_FAILURES, KernelExited) as failure:
-                    self._record_failure(cell, index, failure)
-                    await self._recover(replayable)
-                else:
-                    replayable.append(index)
+                    await self._run_cell(cell, index, test_id, replayable)
+                finally:
+                    if self._file_reads is not None:
+                        self._file_reads.after_cell(index)
         finally:
             if self._checker is not None:
                 await self._checker.stop()
@@ -447,6 +448,23 @@ class SafeExecute(Execute):
                 await self._stop_kernel()
             self.log.info("SafeExecute: student %s: %.1f s, %d kernel restart(s)",
                           self._student, monotonic() - started, self._restarts)
+
+    async def _run_cell(self, cell, index: int, test_id: str | None, replayable: list[int]) -> None:
+        """One code cell: a kit autograder cell's checks, or the cell in the kernel (a kernel
+        failure marks the cell and brings a new kernel, the earlier cells replayed)."""
+        try:
+            if test_id:
+                await self._grade(cell, index, test_id)
+                self.raise_if_spoiled()  # a reply over its budget: restart and replay
+                return  # the checks leave the kernel's state as it was: no replay
+            await self._execute(cell, index)
+            if self._asked_exit:
+                raise KernelExited("the cell asked the kernel to exit")
+        except (*KERNEL_FAILURES, KernelExited) as failure:
+            self._record_failure(cell, index, failure)
+            await self._recover(replayable)
+        else:
+            replayable.append(index)
 
     def _remaining(self) -> float:
         return self._deadline - monotonic() if self._deadline is not None else math.inf
