@@ -289,6 +289,12 @@ torch.nn.Linear(1, 256),
         loop=LECTURE_LOOP.replace("    optimizr.step()\n", ""))}, {NET: 3.0}, "가중치가 하나도 바뀌지 않았습니다"),
     wrong("net-learning-rate-too-small", "dropout_net", {"dropout_net": net_cell(
         optimizer="torch.optim.Adam(net.parameters(), lr=1e-6)")}, {NET: 3.0}, "곡선을 따라가지 못했습니다"),
+    # Dropout never active while training: the net is the one without dropout.
+    wrong("net-trained-in-eval-mode", "dropout_net", {"dropout_net": net_cell(loop="net.eval()\n" + LECTURE_LOOP)},
+          {NET: 3.0}, "학습하는 동안 드랍아웃이 꺼져 있었습니다"),
+    wrong("net-trained-with-train-false", "dropout_net", {"dropout_net": net_cell(
+        loop=LECTURE_LOOP.replace("    loss = ", "    net.train(False)\n    loss = "))},
+          {NET: 3.0}, "학습하는 동안 드랍아웃이 꺼져 있었습니다"),
     wrong("net-trained-on-test-data", "dropout_net", {"dropout_net": net_cell(
         loop=LECTURE_LOOP.replace("net(xtr), ytr", "net(xtest), ytest"))}, {NET: 2.5}, "학습에 테스트 데이터(또는 x, y 전체)가 쓰였습니다"),
     wrong("net-trained-on-all-data", "dropout_net", {"dropout_net": net_cell(

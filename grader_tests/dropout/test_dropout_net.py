@@ -23,9 +23,22 @@ trained 10 epochs, but about 100 already can: R² at most 0.16 untrained, 0.38-0
 epochs, 0.84-0.87 after 100, for seeds 1-3): it is read from nbgrader's copy of the cell
 (training_epochs: the `for` loops over a constant `range` around the optimizer's `.step()`),
 and fewer than the lecture's 1000 fail the training check (`dropout-kit audit` found
-`range(500)` passing before). A loop that reading cannot count passes. Not judged at all:
-whether training ran in training mode (a net trained with dropout off fits the curve as well). A
-cell that tells the re-run from the notebook by the data it is given (NaN rows, changed
+`range(500)` passing before). A loop that reading cannot count passes.
+
+Whether training ran with dropout on is judged from the re-trained net's weights: training
+in training mode minimises the loss with dropout, whose expectation is the evaluation-mode
+loss plus the variance dropout adds to the output, P/(1-P) · Σ_j W2_j² ReLU(W1_j·x + b1_j)²
+(`dropout_noise`, computed here on the training inputs); a net trained with dropout off
+(`net.eval()` before the loop, `net.train(False)` inside it) never pays for that
+variance and ends with it about 25 times larger. Measured relative to the curve's variance
+by `python -m benchmarks.training_mode` (1000 seeds each, real trainings of the reference
+cell and of the cell with `net.eval()` before its loop, 2026-12-07): trained with dropout
+0.087-0.122 (mean 0.103, sd 0.0052), with dropout off 1.66-3.68 (mean 2.53, sd 0.26).
+MAX_DROPOUT_NOISE = 0.6 is 96 standard deviations above the first mean (a normal tail there
+is far below 1e-6; no run came within 0.47 of it) and 7.5 below the second. It is judged
+only when the net's dropout itself is right (test_dropout_on_hidden_units): a net without
+dropout, or with another rate (a Dropout(0.0) too), loses those points there, once. A cell
+that tells the re-run from the notebook by the data it is given (NaN rows, changed
 targets) is not caught here (README, threat model). The live net is not compared with a
 re-run on the notebook's own data: that costs a second 1000-epoch training (doubling these
 checks' time), and a correct cell without a fixed seed (or seeded from the clock) differs
@@ -55,6 +68,9 @@ P = lecture.DROPOUT_P
 GRID = torch.linspace(0, 1, 200).reshape(-1, 1)
 # Re-run targets; see benchmarks/checks.py for the R² a correct net reaches on them.
 MIN_R2 = 0.8
+# The output variance dropout adds on the training inputs, relative to the re-run targets'
+# variance, above which the net was trained with dropout off (benchmarks/training_mode.py).
+MAX_DROPOUT_NOISE = 0.6
 # A net of the lecture's shape has ~50 000 active hidden values on GRID (200 points ×
 # 512 units, about half active); fewer than this cannot show the dropout rate.
 MIN_ACTIVE = 1000
@@ -339,6 +355,13 @@ def r_squared(fit, target) -> float:
     return 1 - ((fit - target) ** 2).mean().item() / target.var(unbiased=False).item()
 
 
+def dropout_noise(layers: Linears, x) -> float:
+    """The variance Dropout(P) after the ReLU adds to the net's output, averaged over `x`:
+    a kept unit is scaled by 1/(1-P), so each unit contributes P/(1-P) · (W2_j · ReLU(z_j))²."""
+    hidden = torch.relu(layers.hidden(x))
+    return (P / (1 - P) * (hidden ** 2) @ (layers.w2.to(hidden.dtype).T ** 2)).mean().item()
+
+
 def untrained(layers: Linears) -> bool:
     """Whether the input layer still holds the lecture's initial weights (seed 1): a hint
     for the message when training changed nothing."""
@@ -347,8 +370,8 @@ def untrained(layers: Linears) -> bool:
 
 
 @pytest.mark.points(1)
-def test_training_follows_training_targets(retrained, solution_sources):
-    """(xtr, ytr) 로 1000 epochs 학습 (학습 데이터를 바꾸면 결과도 따라감)"""
+def test_training_follows_training_targets(retrained, solution_sources, net, state):
+    """(xtr, ytr) 로 학습모드에서 1000 epochs 학습 (학습 데이터를 바꾸면 결과도 따라감)"""
     if isinstance(retrained.error, OverBudget):
         fail(str(retrained.error))
     if retrained.error is not None:
@@ -373,6 +396,12 @@ def test_training_follows_training_targets(retrained, solution_sources):
     if epochs is not None and epochs < lecture.EPOCHS:
         fail(f"학습 반복문이 optimizr.step() 을 {epochs}번만 부릅니다: 강의처럼 {lecture.EPOCHS} epochs "
              "학습하세요.")
+    noise = measure("dropout_noise", dropout_noise(layers, xtr) / target.var(unbiased=False).item())
+    if not (math.isfinite(noise) and noise <= MAX_DROPOUT_NOISE) and dropout_problem(net, state) is None:
+        fail("학습하는 동안 드랍아웃이 꺼져 있었습니다 (예: 학습 반복문 앞에서 net.eval() 이나 "
+             "net.train(False) 를 불렀습니다). 드랍아웃은 학습모드(net.train())에서 학습할 때만 노드를 "
+             "끄므로, 평가모드로 학습하면 드랍아웃이 없는 네트워크와 같아져 오버피팅을 막지 못합니다. "
+             "net.eval() 은 학습이 끝난 뒤 예측할 때 부르세요.")
 
 
 @pytest.mark.points(0.5)
