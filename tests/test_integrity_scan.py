@@ -10,11 +10,21 @@ import ast
 from pathlib import Path
 
 import dropout_assignment as dropout
+import honest_corpus
 import nbformat
 import pytest
 
 from dropout_kit.harness import samples
-from dropout_kit.integrity.scan import Aliases, Finding, line_map, scan_notebook, scan_source, student_cells
+from dropout_kit.integrity.scan import (
+    Aliases,
+    Finding,
+    cell_source,
+    is_autograder_cell,
+    line_map,
+    scan_notebook,
+    scan_source,
+    student_cells,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 GIVEN_IMPORTS = "import torch\nimport matplotlib.pyplot as plt"
@@ -188,9 +198,31 @@ FLAGGED = [
     ("prun-cell", "%%prun\nsetattr(torch.nn.Module, 'train', f)", "setattr on torch.nn.Module"),
     ("nested-magics", "%%time\n%time import signal", "signal"),
     ("magic-in-function", "def f():\n    %time import threading\n    return 1", "threading"),
-    ("shell-line", "!ls -la", "shell command"),
-    ("shell-output", "files = !ls", "shell command"),
-    ("shell-in-time", "%%time\n!pip install x", "shell command"),
+    # shell commands are honest (HONEST): what IPython evaluates in them is Python, and a
+    # shell magic expands its text twice
+    ("shell-expansion-setattr", "!echo {setattr(torch.nn.Module, 'train', f)}", "setattr on torch.nn.Module"),
+    ("shell-expansion-dunder-setattr", "!echo {torch.nn.Module.__setattr__(torch.nn.Module, 'train', f)}",
+     "setattr on torch.nn.Module"),
+    ("shell-expansion-exec", "!ls {exec(code)}", "exec"),
+    ("shell-expansion-dollar", "!echo $torch._C", "torch's private internals"),
+    ("shell-output-expansion", "files = !ls {__import__('os').getcwd()}", "__import__"),
+    ("shell-double-bang-expansion", "!!echo {exec(code)}", "exec"),
+    ("shell-in-time-expansion", "%%time\n!echo {setattr(torch, 'equal', f)}", "setattr on torch"),
+    ("shell-cell-expansion", "%%sx\nls {exec(code)}", "exec"),
+    ("shell-writes-python-file", "!echo 'import torch' > patch.py", "Python file name"),
+    ("shell-copies-python-file", "!cp notes.txt helper.py && ls", "Python file name"),
+    ("shell-local-wheel", "!pip install ./patch.whl", "Python file name"),
+    ("shell-grader-tests", "!ls ../grader_tests", "grading machinery"),
+    ("sx-expansion", "%sx echo {exec(code)}", "exec"),
+    ("sx-computed-twice", "%sx echo {command}", "expands again"),
+    ("sx-escaped-braces-run-twice", "%sx echo {{exec(code)}}", "exec"),
+    ("system-computed-twice", "%system ls {folder}", "expands again"),
+    ("pip-computed-twice", "%pip install {package}", "expands again"),
+    ("pip-escaped-braces-run-twice", "%pip install {{exec(code)}}", "exec"),
+    ("alias-computed-twice", "%ls {folder}", "expands again"),
+    ("matplotlib-expansion", "%matplotlib {exec(code)}", "exec"),
+    ("capture-line-expansion", "%%capture {exec(code)}\nx = 1", "exec"),
+    ("pinfo-expansion", "%pinfo {exec(code)}", "exec"),
     ("run", "%run helper.py", "%run"),
     ("load", "%load helper.py", "%load"),
     ("script", "%%script python\nprint(1)", "%%script"),
@@ -198,12 +230,18 @@ FLAGGED = [
     ("sh", "%%sh\nls", "%%sh"),
     ("python", "%%python\nprint(1)", "%%python"),
     ("python3", "%%python3\nprint(1)", "%%python3"),
-    ("system", "%system ls", "%system"),
-    ("sx", "%sx ls", "%sx"),
     ("writefile", "%%writefile helper.py\nimport torch", "%%writefile"),
     ("env-assign", "%env CUDA_VISIBLE_DEVICES=0", "%env"),
     ("alias", "%alias hi echo hi", "%alias"),
-    ("config", "%config InlineBackend.figure_format = 'retina'", "%config"),
+    # %config: InlineBackend.<trait> = <value> only, its value read as Python
+    ("config-other", "%config IPCompleter.evaluation = 'unsafe'", "%config of anything but InlineBackend"),
+    ("config-shell", "%config ZMQInteractiveShell.ast_node_interactivity = 'all'", "%config of anything but"),
+    ("config-value-flagged", "%config InlineBackend.figure_format = exec(code)", "exec"),
+    ("config-value-setattr", "%config InlineBackend.figure_format = setattr(torch, 'equal', f)", "setattr on torch"),
+    ("config-second-statement", "%config InlineBackend.figure_format = 'png'; import ctypes",
+     "%config of anything but"),
+    ("config-chained", "%config InlineBackend.figure_format = torch.equal = f", "%config of anything but"),
+    ("config-computed-text", "%config InlineBackend.figure_format = {fmt}", "expands again"),
     ("load-ext", "%load_ext autoreload", "%load_ext"),
     ("autoreload", "%autoreload 2", "%autoreload"),
     ("macro", "%macro m 1-2", "%macro"),
@@ -211,7 +249,36 @@ FLAGGED = [
     ("recall", "%recall 1", "%recall"),
     ("rerun", "%rerun 1", "%rerun"),
     ("edit", "%edit x", "%edit"),
-    ("pip", "%pip install einops", "installs packages"),
+    # sys.path: read freely, changed never
+    ("sys-path-append", "import sys\nsys.path.append('.')", "a change to sys.path"),
+    ("sys-path-insert", "import sys\nsys.path.insert(0, x)", "a change to sys.path"),
+    ("sys-path-extend", "import sys\nsys.path.extend(['.'])", "a change to sys.path"),
+    ("sys-path-remove", "import sys\nsys.path.remove('')", "a change to sys.path"),
+    ("sys-path-pop", "import sys\nsys.path.pop(0)", "a change to sys.path"),
+    ("sys-path-assign", "import sys\nsys.path = ['.'] + sys.path", "assignment to an attribute of sys"),
+    ("sys-path-augmented", "import sys\nsys.path += ['.']", "augmented assignment to an attribute of sys"),
+    ("sys-path-item", "import sys\nsys.path[0:0] = ['.']", "item of sys.path"),
+    ("sys-path-delete-item", "import sys\ndel sys.path[0]", "item of sys.path"),
+    ("sys-path-alias", "import sys\npaths = sys.path\npaths.insert(0, '.')", "a change to sys.path"),
+    ("sys-path-alias-augmented", "import sys\npaths = sys.path\npaths += ['.']", "a change to sys.path"),
+    ("sys-path-from-import", "from sys import path\npath.append('.')", "a change to sys.path"),
+    ("sys-path-getattr", "import sys\ngetattr(sys, 'path').append('.')", "a change to sys.path"),
+    ("sys-path-setattr", "import sys\nsetattr(sys, 'path', ['.'])", "setattr on sys"),
+    ("sys-path-passed", "import sys\nadd_folder(sys.path)", "used where it may be changed"),
+    ("sys-path-list-method", "import sys\nlist.append(sys.path, '.')", "used where it may be changed"),
+    ("sys-path-own-print", "import sys\n\n\ndef print(p):\n    p.append('.')\n\n\nprint(sys.path)",
+     "used where it may be changed"),
+    ("sys-path-returned", "import sys\n\n\ndef paths():\n    return sys.path", "used where it may be changed"),
+    ("sys-path-or", "import sys\npaths = sys.path or []", "used where it may be changed"),
+    ("sys-path-dunder-iadd", "import sys\nsys.path.__iadd__(['.'])", "a change to sys.path"),
+    # setattr by other spellings, IPython.core.display beyond its display objects
+    ("type-dunder-setattr", "type(torch.nn.Module).__setattr__(torch.nn.Module, 'train', f)",
+     "setattr on torch.nn.Module"),
+    ("module-dunder-setattr", "torch.nn.functional.__setattr__('dropout', f)", "setattr on torch.nn.functional"),
+    ("module-dunder-delattr", "torch.nn.functional.__delattr__('dropout')", "delattr on torch.nn.functional"),
+    ("ipython-core-display-os", "from IPython.core.display import os", "IPython's internals"),
+    ("ipython-core-display-module-os", "import IPython.core.display as d\nd.os.system('ls')", "IPython's internals"),
+    ("ipython-core-shell", "from IPython.core.interactiveshell import InteractiveShell", "IPython's internals"),
     ("unknown-magic", "%some_magic", "does not know"),
     ("magic-by-hand", "get_ipython().run_line_magic('run', 'helper.py')", "%run"),
     ("magic-computed", "get_ipython().run_line_magic(name, line)", "get_ipython()"),
@@ -230,12 +297,94 @@ HONEST = [
     ("re-compile-from", "from re import compile\npattern = compile('x')"),
     ("matplotlib-inline", "%matplotlib inline"),
     ("matplotlib-inline-by-hand", "get_ipython().run_line_magic('matplotlib', 'inline')"),
+    ("matplotlib-notebook", "%matplotlib notebook"),
+    # shell commands run in a subprocess; their expansions of plain names are honest
+    ("shell-line", "!ls -la"),
+    ("shell-output", "files = !ls"),
+    ("shell-double-bang", "!!ls"),
+    ("shell-in-time", "%%time\n!pip install x"),
+    ("nvidia-smi", "!nvidia-smi"),
+    ("pip-install", "!pip install -q koreanize-matplotlib"),
+    ("pip-install-upgrade", "!pip install --upgrade torch matplotlib tqdm"),
+    ("pip-list", "!pip list | grep torch"),
+    ("pip-show", "!pip show torch"),
+    ("pip-magic", "%pip install einops"),
+    ("conda-magic", "%conda install -y tqdm"),
+    ("sx", "%sx ls"),
+    ("system", "%system ls"),
+    ("sx-cell", "%%sx\nls -la"),
+    ("alias-ls", "%ls"),
+    ("shell-expansion-names", "학습횟수 = 1000\n!echo {학습횟수} $학습횟수 {len(xtr)}"),
+    ("shell-dollar-environment", "!echo $HOME $PATH"),
+    ("shell-escaped", "!echo {{not expanded}} $$HOME"),
+    ("shell-format-spec", "!echo {x:>5}"),
+    ("shell-checkpoint-names", "!ls -la dropout_net.pth model.pt last.ckpt\n"
+                               "!wget -q https://example.org/NanumGothic.ttf"),
+    ("shell-python-version", "!python --version\n!python -c 'import torch; print(torch.__version__)'"),
+    ("pip-literal-field", "%pip install {'tqdm'}"),
+    # %config of the inline backend, values read as Python
+    ("config-retina", "%config InlineBackend.figure_format = 'retina'"),
+    ("config-formats-set", "%config InlineBackend.figure_formats = {'png', 'retina'}"),
+    ("config-rc-dict", "%config InlineBackend.rc = {'figure.dpi': 100}"),
+    ("config-value-name", "fmt = 'svg'\n%config InlineBackend.figure_format = fmt"),
+    ("config-value-call", "%config InlineBackend.figure_format = compute()"),
+    ("config-show", "%config"),
+    ("config-class-help", "%config InlineBackend"),
+    ("config-read", "%config InlineBackend.figure_format"),
+    # reading sys.path (and anything else)
+    ("sys-path-print", "import sys\nprint(sys.path)"),
+    ("sys-path-reads", "import sys\nprint(sys.version)\nprint('\\n'.join(sys.path))\nfor p in sys.path:\n    print(p)\n"
+                       "print(len(sys.path), sys.path[0], '' in sys.path, sys.path.index(sys.path[0]))\n"
+                       "print(f'{sys.path}')\nsys.path"),
+    ("sys-path-alias-read", "import sys\npaths = sys.path\nprint(*paths, sep='\\n')"),
+    ("sys-path-copies", "import sys\np = list(sys.path)\np.append('.')\nq = sys.path.copy()\nq.insert(0, 'x')\n"
+                        "r = [*sys.path, '.']"),
+    ("sys-path-pprint", "import sys, pprint\npprint.pprint(sys.path)"),
+    ("sys-version", "import sys\nprint(sys.version)\nprint(sys.version_info >= (3, 8), sys.platform)"),
+    # showing results
+    ("ipython-core-display", "from IPython.core.display import display, HTML\ndisplay(HTML('<b>학습 완료</b>'))"),
+    ("ipython-core-display-module", "import IPython.core.display\nIPython.core.display.HTML('x')"),
+    ("ipython-core-display-functions", "from IPython.core.display_functions import display"),
+    ("ipython-core-import-display", "from IPython.core import display\ndisplay.Markdown('**x**')"),
+    ("display-sys-path", "from IPython.display import display\nimport sys\ndisplay(sys.path)"),
     ("korean-font-rcparams", "plt.rcParams['font.family'] = 'NanumGothic'\nplt.rcParams['axes.unicode_minus'] = False"),
     ("korean-font-matplotlib", "import matplotlib\nmatplotlib.rcParams['font.family'] = 'NanumGothic'"),
     ("korean-font-rc", "import matplotlib as mpl\nmpl.rc('font', family='NanumGothic')"),
     ("korean-font-manager", "import matplotlib.font_manager as fm\nfm.fontManager.addfont('/usr/share/fonts/x.ttf')"),
     ("rcparams-update", "plt.rcParams.update({'figure.figsize': (8, 4)})"),
     ("environ", "import os\nos.environ['X'] = '1'"),
+    ("environ-library-settings", "import os\nos.environ['KMP_DUPLICATE_LIB_OK'] = 'TRUE'\n"
+                                 "os.environ['CUDA_VISIBLE_DEVICES'] = '0'\nos.environ['PYTHONHASHSEED'] = str(42)"),
+    ("korean-font-list", "import matplotlib.font_manager as fm\n"
+                         "print([f.name for f in fm.fontManager.ttflist if 'Nanum' in f.name])"),
+    ("koreanize-guarded", "try:\n    import koreanize_matplotlib\nexcept ImportError:\n"
+                          "    plt.rcParams['font.family'] = 'NanumGothic'"),
+    ("colab-drive-guarded", "try:\n    from google.colab import drive\n    drive.mount('/content/drive')\n"
+                            "except ImportError:\n    pass"),
+    ("seeds", "import random\nimport numpy as np\nrandom.seed(42)\nnp.random.seed(42)\ntorch.manual_seed(42)\n"
+              "torch.cuda.manual_seed_all(42)\ntorch.use_deterministic_algorithms(True)"),
+    ("checkpoint-pt", "torch.save(net.state_dict(), 'model.pt')\n"
+                      "net.load_state_dict(torch.load('model.pt', weights_only=True))"),
+    ("checkpoint-ckpt", "torch.save({'epoch': 1000, 'model': net.state_dict()}, 'last.ckpt')\n"
+                        "ckpt = torch.load('last.ckpt', map_location='cpu')\nnet.load_state_dict(ckpt['model'])"),
+    ("data-loader-full-batch", "from torch.utils.data import DataLoader, TensorDataset\n"
+                               "loader = DataLoader(TensorDataset(xtr, ytr), batch_size=80)"),
+    ("tqdm-auto", "from tqdm.auto import tqdm\nfor epoch in tqdm(range(1000), desc='학습'):\n    pass"),
+    ("tqdm-trange", "from tqdm import trange\nfor epoch in trange(3):\n    pass"),
+    ("warnings-category", "import warnings\nwarnings.filterwarnings('ignore', category=UserWarning)\n"
+                          "warnings.simplefilter('ignore')"),
+    ("korean-names", "학습횟수 = 1000\n손실기록 = []\nfor 에폭 in range(학습횟수):\n    손실기록.append(에폭)"),
+    ("my-dropout-module", "class MyDropout(torch.nn.Module):\n    def __init__(self, p):\n        super().__init__()\n"
+                          "        self.p = p\n\n    def forward(self, x):\n"
+                          "        return my_dropout(x, self.p, self.training)\n\n\n"
+                          "net = torch.nn.Sequential(torch.nn.Linear(1, 512), torch.nn.ReLU(), MyDropout(0.8), "
+                          "torch.nn.Linear(512, 1))"),
+    ("own-dunder-setattr", "class P(torch.nn.Module):\n    def __init__(self):\n"
+                           "        torch.nn.Module.__setattr__(self, 'x', 1)\n        super().__setattr__('y', 2)\n"
+                           "\n\nnet.__setattr__('z', 3)\ntorch.nn.Module.__setattr__(net, 'w', 4)\n"
+                           "setattr(torch.backends.cudnn, 'benchmark', False)\n"
+                           "torch.backends.cudnn.__setattr__('benchmark', False)"),
+    ("time-line", "%time loss = loss_fn(net(xtr), ytr)"),
     ("cudnn-deterministic", "torch.backends.cudnn.deterministic = True"),
     ("cudnn-benchmark", "torch.backends.cudnn.benchmark = False"),
     ("cudnn-setattr", "setattr(torch.backends.cudnn, 'benchmark', False)"),
@@ -380,7 +529,7 @@ def test_not_flagged_inside_time_magic(source):
 # -- lines point at the original source ---------------------------------------------------------
 @pytest.mark.parametrize("source, line, code", [
     pytest.param("x = 1\ny = 2\nimport ctypes", 3, "import ctypes", id="plain"),
-    pytest.param("%matplotlib inline\n!ls\nx = 1", 2, "!ls", id="after-a-magic"),
+    pytest.param("%matplotlib inline\n!ls {exec(s)}\nx = 1", 2, "!ls {exec(s)}", id="after-a-magic"),
     pytest.param("%%time\nx = 1\n\nimport ctypes\n", 4, "import ctypes", id="cell-magic-body"),
     pytest.param("\n\n%%time\nx = 1\nimport ctypes", 5, "import ctypes", id="cell-magic-after-blank-lines"),
     pytest.param("print(1)\n%time \\\n    import ctypes\ny = 2", 2, "%time \\", id="continued-line-magic"),
@@ -530,3 +679,30 @@ def test_tampering_cases_are_flagged():
                  if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.nbgrader.get("solution")]
         assert {part for part, fs in found.items() if fs} <= set(after), case.name
     assert missed == []
+
+
+# -- the honest corpus: students' habits never hold a part -----------------------------------
+HONEST_BY_NAME = {entry.name: entry for entry in honest_corpus.ENTRIES}
+
+
+@pytest.fixture(scope="module")
+def release_and_reference() -> tuple[Path, dict[str, str]]:
+    return dropout.release_notebook(REPO), samples.reference_answers(dropout.source_notebook(REPO))
+
+
+@pytest.mark.parametrize("name", list(HONEST_BY_NAME))
+def test_honest_corpus_notebook_is_not_held(name, release_and_reference):
+    """Scanned as grading scans it (every autograder cell without findings), and every cell
+    the student wrote read on its own too: the habits of the cells after the last autograder
+    cell (plot_modes) would hold nothing, but must not be findings either."""
+    release, reference = release_and_reference
+    nb = samples.assemble(release, honest_corpus.answers(HONEST_BY_NAME[name], reference))
+    found = scan_notebook(nb)
+    assert set(found) == set(dropout.AUTO_CELLS)
+    assert {part: [f.evidence() for f in fs] for part, fs in found.items() if fs} == {}
+    aliases, everywhere = Aliases(), []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") == "code" and not is_autograder_cell(cell):
+            cell_findings = scan_source(cell_source(cell), aliases)
+            everywhere += cell_findings if index in student_cells(nb) else []
+    assert everywhere == []

@@ -3,26 +3,42 @@ the kernel or the grader behave, or look at the grading machinery.
 
 The scan reads nbgrader's copy of the notebook with Python's `ast`; it never runs the
 student's code. Each cell is first transformed exactly as IPython runs it (`%magics`,
-`!shell` lines and `%%cell magics` become `get_ipython()` calls), then parsed. Code that a
-magic runs as Python (`%time`, `%%timeit`, `%%capture`, ...) is scanned too; magics that run
-anything else are flagged. A cell that does not parse is not flagged: the kernel shows the
-student the error and runs nothing of it.
+`!shell` lines and `%%cell magics` become `get_ipython()` calls), then parsed. What IPython
+runs as Python in those calls is scanned like the cell's own code (dropout_kit.integrity.magics):
+the code of `%time`, `%%timeit`, `%%capture` ..., the `{expression}` and `$name` it expands
+in `!` lines and magic lines, the value of a `%config` line. A cell that does not parse is
+not flagged: the kernel shows the student the error and runs nothing of it.
 
 A flagged construct does not cost points by itself: the autograder cells after it are held
 for a person (dropout_kit.engine.integrity_scan), with the evidence of each finding.
 
-Judgement calls (the tables below): honest are %matplotlib (any backend), IPython.display,
-items of os.environ and of matplotlib's rcParams, torch.backends flags, gc.collect(),
-warnings filters, files opened in the working folder, reading or writing globals();
-flagged are %config, `%env NAME=value`, %pip and every shell command, magics the scan does
-not know, torch.load(weights_only=False), torch.set_grad_enabled(False) outside a `with`,
-sockets, and strings naming a `.py` file or the grading machinery.
+Judgement calls (the tables below and magics.py's): hold only what can change a verdict,
+honest work never. Honest are reading anything (sys.path, sys.version, globals()),
+%matplotlib, `%config InlineBackend.<trait> = <value>`, IPython.display and the display
+objects of IPython.core.display, items of os.environ and of matplotlib's rcParams,
+torch.backends flags, seeds, gc.collect(), warnings filters, files opened in the working
+folder, checkpoints (torch.load reads weights only by default), writing globals(), and
+shell commands: `!cmd`, `!!cmd`, `x = !cmd`, %sx, the %ls aliases, %pip and %conda run in a
+subprocess, which changes no Python object of the kernel. What a command could pass to the
+kernel is a file that a later import runs; that protection stays where it is for Python code
+too: imports of modules the scan does not know are not flagged, but a Python file or wheel
+named in a command (or any string) is, and so are changes to sys.path, importlib, runpy and
+%run; the grading kernel starts with `python -I` (IPython ≥ 9.7 then leaves the working
+folder off sys.path) in a read-only environment without network, so pip installs nothing the
+kernel imports. Flagged are changes to sys.path (append, insert, +=, assignment, items, or
+sys.path used where the scan cannot see it only read), any other %config, `%env NAME=value`,
+%%bash and %%script & co. (in the background, binding variables), a shell magic whose text
+is computed (IPython expands it twice: the second expansion would run that text), magics
+the scan does not know, torch.load(weights_only=False), torch.set_grad_enabled(False)
+outside a `with`, sockets, and strings naming a Python file or the grading machinery.
 
 What a static reading cannot see: code the notebook writes to a file and imports later
-(a string naming a `.py` file is flagged, a name built from pieces is not), library objects
-reached through containers or function results (`[torch][0].equal = f`), names built at run
-time outside the constructs below (the kit's agent found by iterating globals()), and
-anything a flagged construct does.
+(a string naming a `.py` file is flagged, a name built from pieces is not; with IPython
+older than 9.7 the working folder is on sys.path), a package a command installs where the
+grading user can write (the sandbox's `rlimits` and `off` modes), library objects reached
+through containers or function results (`[torch][0].equal = f`), names built at run time
+outside the constructs below (the kit's agent found by iterating globals()), and anything a
+flagged construct does.
 """
 from __future__ import annotations
 
@@ -36,6 +52,18 @@ from typing import Iterator
 
 from dropout_kit.cells import grade_id as cell_grade_id
 from dropout_kit.cells import nbgrader_metadata
+from dropout_kit.integrity.magics import (
+    LOOKUP_MAGICS,
+    NO_VAR_EXPAND,
+    PYTHON_MAGICS,  # noqa: F401 - dropout_use reads the magics' tables here
+    SHELL_MAGICS,
+    SHELL_METHODS,
+    config_statement,
+    expand,
+    magic_rule,
+    python_code_of_magic,
+    shell_words,
+)
 
 # -- the rules ----------------------------------------------------------------------------
 # Dotted names are library paths after the aliases are resolved (`import torch.nn as nn`,
@@ -83,7 +111,6 @@ FLAGGED_PATHS: dict[str, str] = {
     "sys.meta_path": "sys.meta_path (the import machinery)",
     "sys.path_hooks": "sys.path_hooks (the import machinery)",
     "sys.path_importer_cache": "sys.path_importer_cache (the import machinery)",
-    "sys.path": "sys.path (where imports are found: a file the notebook wrote)",
     "sys.settrace": "sys.settrace (runs code on every line)",
     "sys.setprofile": "sys.setprofile (runs code on every call)",
     "sys.addaudithook": "sys.addaudithook (runs code on every audited event)",
@@ -167,16 +194,40 @@ FLAGGED_PREFIXES: dict[str, str] = {
 # ... except these (os.setxattr and friends are file metadata, not processes).
 NOT_FLAGGED_PREFIXES = ("os.setxattr", "os.set_blocking", "os.set_inheritable")
 
-# Under a flagged path, what stays honest.
+# Under a flagged path, what stays honest: showing results, in the module of today and
+# under the older spelling IPython.core.display (its display objects only: the module also
+# holds `os`).
+DISPLAY_NAMES = ("display", "clear_output", "update_display", "DisplayHandle", "DisplayObject", "HTML", "Image",
+                 "Markdown", "Math", "Latex", "SVG", "JSON", "Pretty", "ProgressBar", "Video", "Audio",
+                 "display_html", "display_markdown", "display_png", "display_jpeg", "display_svg",
+                 "display_latex", "display_json", "display_pretty", "display_pdf")
 ALLOWED_PATHS: dict[str, str] = {
     "IPython.display": "display(), clear_output(), Image, HTML ...: showing results",
+    **{f"IPython.core.{module}.{name}": "display() and its objects (IPython.core.display)"
+       for module in ("display", "display_functions") for name in DISPLAY_NAMES},
 }
+# ... and these modules themselves, whose names are judged one by one above.
+ALLOWED_MODULES = frozenset({"IPython.core.display", "IPython.core.display_functions"})
 
-# Modules whose attributes are flagged except these.
+# Modules and objects whose attributes are flagged except these.
 ONLY_ATTRIBUTES: dict[str, tuple[frozenset[str], str]] = {
     "gc": (frozenset({"collect", "enable", "disable", "isenabled", "get_count", "get_threshold"}),
            "gc (reaches every object in the kernel)"),
+    "sys.path": (frozenset({"copy", "count", "index", "__len__", "__contains__", "__getitem__", "__iter__"}),
+                 "a change to sys.path (where imports are found: a module the notebook wrote)"),
 }
+# Library values that honest code only reads (print(sys.path), `'.' in sys.path`): their
+# attributes are judged above; the value itself is flagged wherever its use may change it
+# (passed to a function that is not a reader, returned, `p += [...]` on a name bound to it).
+READ_ONLY_VALUES = ("sys.path",)
+# Functions that only read their arguments (methods of string literals too: '\n'.join).
+READER_CALLS = frozenset({
+    *(f"builtins.{name}" for name in ("print", "len", "list", "tuple", "set", "frozenset", "sorted", "str",
+                                      "repr", "format", "enumerate", "iter", "reversed", "any", "all", "zip",
+                                      "map", "filter", "min", "max", "isinstance", "id", "type")),
+    "pprint.pprint", "pprint.pformat", "pprint.pp", "json.dumps", "os.pathsep.join",
+    *(f"{module}.display" for module in ("IPython.display", "IPython.core.display",
+                                         "IPython.core.display_functions"))})
 
 # Private names (a segment with one leading underscore: torch._C, torch._VF,
 # torch.nn.modules.module._global_forward_hooks, sys._getframe): flagged on any access.
@@ -256,70 +307,9 @@ MACHINERY_IN_STRINGS = ("dropout_kit", "dropout-kit", "grader_tests", "nbgrader"
 # Files an import or %run could execute. Not .pth, PyTorch's usual checkpoint name: Python
 # runs a .pth file only from a site directory at start-up, and a grading kernel starts with -I
 # from a read-only environment; reaching `site` in the live kernel is flagged by itself.
-PYTHON_FILE = re.compile(r"\.(py|pyc|pyw|so|pyd)\s*$", re.IGNORECASE)
+# A wheel or egg is importable once on sys.path (and installable by pip from the working folder).
+PYTHON_FILE = re.compile(r"\.(py|pyc|pyw|so|pyd|whl|egg)\s*$", re.IGNORECASE)
 
-# -- magics -------------------------------------------------------------------------------
-# Magics that run their argument or body as Python: scanned like a cell (PYTHON_MAGIC_CODE).
-PYTHON_MAGICS = frozenset({"time", "timeit", "prun", "capture", "debug"})
-# Magics that change nothing the checks rely on. pinfo & co. (`x?`) only look an object up:
-# their argument is scanned as an expression.
-HARMLESS_MAGICS = frozenset({
-    "matplotlib", "pylab", "who", "whos", "who_ls", "pwd", "cd", "pushd", "popd", "dirs", "dhist",
-    "lsmagic", "magic", "quickref", "precision", "xmode", "autosave", "pprint", "colors", "page",
-    "pycat", "tb", "psearch", "markdown", "latex"})
-LOOKUP_MAGICS = frozenset({"pinfo", "pinfo2", "pdoc", "pdef", "psource", "pfile"})
-FLAGGED_MAGICS: dict[str, str] = {
-    "run": "%run (runs a file or module)",
-    "load": "%load (loads code from a file, URL or history)",
-    "loadpy": "%loadpy (loads code from a file)",
-    **{name: f"%%{name} (runs its body in another program)"
-       for name in ("script", "bash", "sh", "python", "python2", "python3", "pypy", "perl", "ruby")},
-    "system": "%system (a shell command)",
-    "sx": "%sx (a shell command)",
-    **{name: f"%{name} (a shell alias)" for name in (
-        "ls", "ll", "lsx", "lf", "lk", "ldir", "cat", "cp", "mv", "rm", "rmdir", "mkdir", "clear", "less",
-        "more", "man")},
-    **{name: f"%{name} (installs packages with a shell command)"
-       for name in ("pip", "conda", "mamba", "micromamba", "uv")},
-    "writefile": "%%writefile (writes a file, e.g. a module a later import runs)",
-    "file": "%%file (writes a file, e.g. a module a later import runs)",
-    "alias": "%alias (defines shell commands)",
-    "unalias": "%unalias (shell aliases)",
-    "rehashx": "%rehashx (shell aliases)",
-    "config": "%config (changes the kernel's configuration)",
-    "load_ext": "%load_ext (loads an IPython extension)",
-    "reload_ext": "%reload_ext (loads an IPython extension)",
-    "unload_ext": "%unload_ext (IPython extensions)",
-    "autoreload": "%autoreload (reloads modules behind the code's back)",
-    "aimport": "%aimport (reloads modules behind the code's back)",
-    "macro": "%macro (code replayed from the history)",
-    "store": "%store (variables kept between sessions)",
-    "recall": "%recall (code from the history)",
-    "rerun": "%rerun (code from the history)",
-    "edit": "%edit (code from an editor or file)",
-    "history": "%history (IPython's history database)",
-    "hist": "%hist (IPython's history database)",
-    "pdb": "%pdb (the debugger on every error)",
-    "reset": "%reset (clears the kernel's namespace, where the kit's agent lives)",
-    "reset_selective": "%reset_selective (clears the kernel's namespace)",
-    "xdel": "%xdel (deletes from the kernel's namespace)",
-    "autocall": "%autocall (changes how IPython reads the following code)",
-    "automagic": "%automagic (changes how IPython reads the following code)",
-    "doctest_mode": "%doctest_mode (changes how IPython reads the following code)",
-    "gui": "%gui (an event loop in the kernel)",
-    "connect_info": "%connect_info (the kernel's connection keys)",
-    "qtconsole": "%qtconsole (connects to the kernel)",
-    "killbgscripts": "%killbgscripts (background processes)",
-    "javascript": "%%javascript (code run in the viewer's browser)",
-    "js": "%%js (code run in the viewer's browser)",
-    "html": "%%html (markup and scripts run in the viewer's browser)",
-    "env": "%env setting an environment variable",
-}
-# IPython's own calls for shell lines: `!cmd` and `x = !cmd`.
-SHELL_METHODS: dict[str, str] = {
-    "system": "a shell command (!…)",
-    "getoutput": "a shell command (!…)",
-}
 GET_IPYTHON = "get_ipython() (the kernel's shell)"
 MAX_MAGIC_DEPTH = 8  # magics within magics, deeper than any honest cell
 TOO_DEEP = "code nested too deeply to read"
@@ -461,56 +451,6 @@ def _statement_starts(lines: list[str], start: int, end: int) -> list[int]:
     return starts
 
 
-class _OptionParser:
-    """IPython's own option parser of %timeit and %prun, without a shell."""
-    options_table: dict = {}
-
-    def __init__(self):
-        from IPython.core.magic import Magics
-        self._parse = Magics.parse_options
-
-    def parse(self, line: str, spec: str, **kw):
-        return self._parse(self, line, spec, **kw)
-
-
-def python_code_of_magic(name: str, line: str, cell: str | None = None) -> list[tuple[str, int]] | None:
-    """The Python code IPython runs for a %time / %timeit / %prun / %capture / %debug magic,
-    read with IPython's own argument parsers: (code, offset of its first line from the
-    magic's line). [] when IPython refuses the arguments (nothing runs); None when `name`
-    does not run Python code."""
-    if name not in PYTHON_MAGICS:
-        return None
-    from IPython.core import magic_arguments
-    from IPython.core.error import UsageError
-    from IPython.core.magics.execution import ExecutionMagics
-    try:
-        if name == "time":
-            _, extra = magic_arguments.parse_argstring(ExecutionMagics.time, line, partial=True)
-            statement = " ".join(extra)
-            if cell is None:
-                return [(statement, 0)]
-            return [] if statement else [(cell, 1)]
-        if name == "timeit":
-            _, statement = _OptionParser().parse(line, "n:r:tcp:qov:", posix=False, strict=False,
-                                                 preserve_non_opts=True)
-            return [(statement, 0)] if cell is None else [(statement, 0), (cell, 1)]
-        if name == "prun":
-            _, statement = _OptionParser().parse(line, "D:l:rs:T:q", list_all=True, posix=False)
-            return [(statement if cell is None else statement + "\n" + cell, 0)]
-        if name == "debug":
-            args, extra = magic_arguments.parse_argstring(ExecutionMagics.debug, line, partial=True)
-            if not (args.breakpoint or extra or cell):
-                return []
-            if not (args.breakpoint or cell):
-                return [(line, 0)]
-            return [(" ".join(extra) + ("\n" + cell if cell else ""), 0)]
-        return [] if cell is None else [(cell, 1)]  # capture: a cell magic
-    except (UsageError, SystemExit):
-        return []
-    except Exception:  # noqa: BLE001 - IPython changed: read the raw arguments instead
-        return [(line, 0)] + ([(cell, 1)] if cell is not None else [])
-
-
 # -- aliases ------------------------------------------------------------------------------
 class Aliases:
     """Local names of library objects (modules, classes, functions), learned cell after cell:
@@ -519,6 +459,7 @@ class Aliases:
 
     def __init__(self, names: dict[str, str] | None = None):
         self.names: dict[str, str] = dict(names or {})
+        self.shadowed: set[str] = set()  # names bound to the student's own values (def print(...))
 
     def learn(self, tree: ast.AST) -> None:
         for _ in range(2):  # twice: a function may use a name the cell binds further down
@@ -542,6 +483,12 @@ class Aliases:
                 self._bind(target, node.value)
         elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
             self._bind(node.target, node.value)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.shadowed.add(node.name)
+        elif isinstance(node, ast.arg):
+            self.shadowed.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in self.names:
+            self.shadowed.add(node.id)
 
     def _bind(self, target: ast.AST, value: ast.AST) -> None:
         if isinstance(target, ast.Name):
@@ -605,7 +552,7 @@ def path_rule(path: str) -> str | None:
         return None
     if path.startswith("builtins."):
         return code_builtin_rule(path)
-    if any(path == allowed or path.startswith(allowed + ".") for allowed in ALLOWED_PATHS):
+    if path in ALLOWED_MODULES or any(path == a or path.startswith(a + ".") for a in ALLOWED_PATHS):
         return None
     for flagged in _LONGEST_FIRST:
         if path == flagged or path.startswith(flagged + "."):
@@ -655,6 +602,14 @@ def string_rule(text: str) -> str | None:
     return None
 
 
+def shell_rule(command: str) -> str | None:
+    """A shell command runs in a subprocess: it changes no Python object of the kernel. Its
+    words are read as strings are (the grading machinery, a Python file it could write)."""
+    if any(PYTHON_FILE.search(word) for word in shell_words(command)):
+        return "a Python file name (code an import or %run could execute)"
+    return string_rule(command)
+
+
 def describe(path: str) -> str:
     return "an object's class (type(x) or x.__class__)" if path == OBJECT_CLASS else path
 
@@ -669,15 +624,6 @@ def item_write_rule(owner: str) -> bool:
     return not any(owner == allowed or owner.startswith(allowed + ".") for allowed in WRITABLE_ITEMS)
 
 
-def magic_rule(name: str, line: str) -> str | None:
-    """The construct of a magic that does not run Python code (PYTHON_MAGICS are scanned)."""
-    if name in HARMLESS_MAGICS or name in LOOKUP_MAGICS:
-        return None
-    if name == "env":
-        return FLAGGED_MAGICS["env"] if ("=" in line or len(line.split()) > 1) else None
-    return FLAGGED_MAGICS.get(name, f"%{name} (an IPython magic the scan does not know)")
-
-
 # -- the scan of one cell ---------------------------------------------------------------------
 def _scan(source: str, aliases: Aliases, depth: int) -> list[tuple[str, int]]:
     """(construct, original line) of the findings in `source`, in line order, without repeats."""
@@ -687,7 +633,7 @@ def _scan(source: str, aliases: Aliases, depth: int) -> list[tuple[str, int]]:
     scanner = _CellScanner(aliases, parsed, depth)
     try:
         aliases.learn(parsed.tree)
-        scanner.visit(parsed.tree)
+        scanner.read(parsed.tree)
     except RecursionError:  # parses, but deeper than the scan's own recursion goes
         return [(TOO_DEEP, 1)]
     unique = list(dict.fromkeys(scanner.found))
@@ -710,6 +656,50 @@ class _CellScanner(ast.NodeVisitor):
     def flag(self, construct: str | None, node: ast.AST) -> None:
         if construct:
             self.found.append((construct, self.parsed.original_line(getattr(node, "lineno", 1))))
+
+    def read(self, tree: ast.AST) -> None:
+        self.visit(tree)
+        self._check_read_only_values(tree)
+
+    # library values only read (READ_ONLY_VALUES)
+    def _check_read_only_values(self, tree: ast.AST) -> None:
+        """The values used anywhere but where they are only read, or changed by `name += …`."""
+        read, augmented = set(), set()
+        for node in ast.walk(tree):
+            read.update(id(child) for child in self._read_positions(node) if child is not None)
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                augmented.add(id(node.target))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.expr) or id(node) in read or (
+                    isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del)) and id(node) not in augmented):
+                continue  # writes to attributes and items are _check_write's
+            path = self.aliases.resolve(node)
+            if path in READ_ONLY_VALUES:
+                self.flag(f"{ONLY_ATTRIBUTES[path][1]}, used where it may be changed", node)
+
+    def _read_positions(self, node: ast.AST) -> Iterator[ast.AST | None]:
+        """The children of `node` whose value is only read there (or judged by another rule:
+        an attribute by its path, an item written by _check_write, a name bound by Aliases)."""
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred, ast.Expr, ast.FormattedValue,
+                             ast.NamedExpr)):
+            yield node.value
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            yield node.iter
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            if all(isinstance(t, ast.Name) for t in getattr(node, "targets", [getattr(node, "target", None)])):
+                yield node.value
+        elif isinstance(node, ast.Compare):  # `x in sys.path`: the list's own __contains__
+            yield from (c for op, c in zip(node.ops, node.comparators) if isinstance(op, (ast.In, ast.NotIn)))
+        elif isinstance(node, ast.Call) and self._reads_only(node.func):
+            yield from node.args
+            yield from (keyword.value for keyword in node.keywords)
+
+    def _reads_only(self, func: ast.AST) -> bool:
+        if isinstance(func, ast.Attribute) and isinstance(func.value, (ast.Constant, ast.JoinedStr)):
+            return isinstance(func.value, ast.JoinedStr) or isinstance(func.value.value, str)  # '\n'.join
+        if isinstance(func, ast.Name) and func.id in self.aliases.shadowed:
+            return False  # the student's own `print`
+        return self.aliases.resolve(func) in READER_CALLS
 
     # statements that write
     def _visit_writes(self, node: ast.AST, targets: list[ast.AST]) -> None:
@@ -862,7 +852,9 @@ class _CellScanner(ast.NodeVisitor):
             self._check_getattr(node)
         elif func in ("builtins.setattr", "builtins.delattr", "builtins.object.__setattr__",
                       "builtins.object.__delattr__", "builtins.type.__setattr__", "builtins.type.__delattr__"):
-            self._check_setattr(node, "delattr" if "del" in func else "setattr")
+            self._check_setattr(node, "delattr" if "del" in func else "setattr", *node.args[:2])
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in ("__setattr__", "__delattr__"):
+            self._check_dunder_setattr(node, node.func)
         elif func == "builtins.vars" and node.args:
             owner = self.aliases.resolve(node.args[0])
             if owner:
@@ -901,12 +893,26 @@ class _CellScanner(ast.NodeVisitor):
             if name == "__dict__":
                 self.flag(f"__dict__ of {describe(owner)}", node)
 
-    def _check_setattr(self, node: ast.Call, verb: str) -> None:
-        if not node.args:
+    def _check_dunder_setattr(self, node: ast.Call, func: ast.Attribute) -> None:
+        """`m.__setattr__(name, v)` on a library object, or `C.__setattr__(obj, name, v)` with
+        a library object: setattr by another spelling (the student's own objects left alone)."""
+        verb = "setattr" if func.attr == "__setattr__" else "delattr"
+        bound = len(node.args) == (2 if verb == "setattr" else 1)
+        if bound:
+            target, name = func.value, node.args[0]
+        elif node.args:
+            target, name = node.args[0], (node.args[1] if len(node.args) >= 2 else None)
+        else:
             return
-        target = node.args[0]
+        if self.aliases.resolve(target):
+            self._check_setattr(node, verb, target, name)
+
+    def _check_setattr(self, node: ast.Call, verb: str, target: ast.AST | None = None,
+                       name_node: ast.AST | None = None) -> None:
+        if target is None:
+            return
         owner = self.aliases.resolve(target)
-        name = string_literal(node.args[1]) if len(node.args) >= 2 else None
+        name = string_literal(name_node) if name_node is not None else None
         if owner and (name is None or write_rule(f"{owner}.{name}")):
             self.flag(f"{verb} on {describe(owner)}", node)
         elif name is None and not (isinstance(target, ast.Name) and target.id in ("self", "cls")):
@@ -927,23 +933,32 @@ class _CellScanner(ast.NodeVisitor):
                 and isinstance(func.value.func, ast.Name) and func.value.func.id == "get_ipython"
                 and not func.value.args and not func.value.keywords):
             return False
-        if func.attr in SHELL_METHODS:
-            self.flag(SHELL_METHODS[func.attr], node)
+        if self.depth >= MAX_MAGIC_DEPTH:
+            self.flag(TOO_DEEP, node)
             return True
         literals = [string_literal(arg) for arg in node.args]
+        if func.attr in SHELL_METHODS and len(literals) == 1 and None not in literals and not node.keywords:
+            self._scan_shell(literals[0], node)  # `!cmd`, `!!cmd`, `x = !cmd`: expanded once
+            return True
         if func.attr not in ("run_line_magic", "run_cell_magic") or node.keywords \
                 or len(literals) != (2 if func.attr == "run_line_magic" else 3) or None in literals:
             return False  # get_ipython() used some other way: visit_Name flags it
         name, line = literals[0], literals[1]
         cell = literals[2] if func.attr == "run_cell_magic" else None
+        expanded = line if name in NO_VAR_EXPAND else expand(line).text  # None: computed
+        for field in () if name in NO_VAR_EXPAND else expand(line).fields:
+            self._scan_expression(field, node)
         code = python_code_of_magic(name, line, cell)
         if code is None:
-            self.flag(magic_rule(name, line), node)
+            self.flag(magic_rule(name, line, cell), node)
             if name in LOOKUP_MAGICS:
                 self._scan_expression(line.rstrip("?"), node)
-            return True
-        if self.depth >= MAX_MAGIC_DEPTH:
-            self.flag(TOO_DEEP, node)
+            command = cell if cell is not None else expanded
+            if name in SHELL_MAGICS and command is not None:  # expanded by the shell call once more
+                self._scan_shell(command, node)
+            value = config_statement(expanded)[1] if name == "config" and expanded is not None else None
+            if value is not None:
+                self._scan_expression(value, node)
             return True
         first = self.parsed.original_line(node.lineno)
         for text, offset in code:
@@ -951,12 +966,19 @@ class _CellScanner(ast.NodeVisitor):
                 self.found.append((construct, first + offset + line_no - 1))
         return True
 
+    def _scan_shell(self, command: str, node: ast.AST) -> None:
+        """A shell command: its `{…}`/`$name` expansions read as Python, its words as strings."""
+        for field in expand(command).fields:
+            self._scan_expression(field, node)
+        self.flag(shell_rule(command), node)
+
     def _scan_expression(self, text: str, node: ast.AST) -> None:
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except Exception:  # noqa: BLE001 - not an expression: IPython looks nothing up
             return
         line = self.parsed.original_line(node.lineno)
-        scanner = _CellScanner(self.aliases, ParsedCell(ast.Module(body=[], type_ignores=[]), (line,)), self.depth)
-        scanner.visit(tree)
+        scanner = _CellScanner(self.aliases, ParsedCell(ast.Module(body=[], type_ignores=[]), (line,)),
+                               self.depth + 1)
+        scanner.read(tree)
         self.found.extend(scanner.found)
