@@ -163,7 +163,10 @@ class PipeKernel(KernelTransport):
         request = agent_module.encode({"op": op, "args": args, "before": list(before)})
         request = base64.b64encode(request).decode("ascii")
         answer = self._round_trip({"kernel": request, "seconds": budget.seconds, "memory_mb": budget.memory_mb})
-        return agent_module.decode(base64.b64decode(answer["reply"]))
+        reply = agent_module.decode(base64.b64decode(answer["reply"]))
+        if isinstance(reply, dict):  # what nbgrader's side heard from the kernel at once, not what the reply says
+            reply["entered"] = [str(op) for op in answer.get("entered") or []]
+        return reply
 
     def source(self, grade_id: str) -> str | None:
         return self._round_trip({"source": grade_id})["text"]
@@ -224,7 +227,9 @@ class RemoteFunction(Remote):
         with self.kernel.budgeted(self.name, what):
             reply = self.kernel.ask("call", budget=budget, ref=self.ref, args=[self.kernel.send(a) for a in args],
                                     kwargs={k: self.kernel.send(v) for k, v in kwargs.items()},
-                                    backward=backward, return_args=return_args)
+                                    backward=backward, return_args=return_args,
+                                    forbid=self.kernel.forbidden_in(self.name))
+        self.kernel.note_entered(self.name, reply)
         return self._call_of(reply, budget, what)
 
     def calls(self, argument_lists, budget: Budget = CALL, **options) -> list[Call]:
@@ -240,7 +245,9 @@ class RemoteFunction(Remote):
                           "kwargs": {k: self.kernel.send(v) for k, v in kwargs.items()}})
         what = f"{self.name or '함수'} 이 {shapes(given)} 입력에"
         with self.kernel.budgeted(self.name, what):
-            reply = self.kernel.ask("calls", budget=budget, ref=self.ref, calls=calls, **options)
+            reply = self.kernel.ask("calls", budget=budget, ref=self.ref, calls=calls,
+                                    forbid=self.kernel.forbidden_in(self.name), **options)
+        self.kernel.note_entered(self.name, reply)
         return [self._call_of(one, budget, what) for one in reply["calls"]]
 
     def _call_of(self, reply: dict, budget: Budget, what: str) -> Call:
@@ -381,6 +388,11 @@ class Notebook:
         self.slow: dict[str, OverBudget] = {}
         # Every budget a request ran past, for the instructor's report.
         self.over_budget: list[OverBudget] = []
+        # Torch operators forbidden while the checks call a function of the student's
+        # (forbid), and those its calls entered: function name → operators.
+        self.forbidden: dict[str, tuple[str, ...]] = {}
+        self.entered: dict[str, list[str]] = {}
+        self._forbid_messages: dict[str, str] = {}
 
     def ask(self, op: str, budget: Budget = DEFAULT, **args) -> dict:
         key = (op, repr(sorted(args.items()))) if op in READ_ONLY else None
@@ -417,6 +429,24 @@ class Notebook:
         if isinstance(error, OverBudget):
             self.over_budget.append(error)
         return error
+
+    def forbid(self, name: str, ops, message: str) -> None:
+        """From now on, while the checks call the student's function `name`, torch's operators
+        `ops` (aten names) are blocked at the dispatcher; entering one is recorded (entered) and
+        fails the module's gate with `message` ({ops}: the operators entered)."""
+        self.forbidden[name] = tuple(ops)
+        self._forbid_messages[name] = message
+
+    def forbid_message(self, name: str, ops) -> str:
+        return self._forbid_messages.get(name, "{ops}").format(ops=", ".join(ops))
+
+    def forbidden_in(self, name: str) -> tuple[str, ...]:
+        return self.forbidden.get(name, ())
+
+    def note_entered(self, name: str, reply: dict) -> None:
+        ops = reply.get("entered") if isinstance(reply, dict) else None
+        if ops:
+            self.entered.setdefault(name, []).extend(op for op in ops if op not in self.entered.get(name, []))
 
     def refuse_if_slow(self, name: str) -> None:
         """A function that ran past its time budget earlier in this module is not called again:

@@ -210,6 +210,7 @@ def run_checks(test_id: str, notebook: Notebook, folder: Path) -> ModuleResult:
                 os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
             else:
                 os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = old_autoload
+        fail_gate_on_entered(result, notebook)
         if exit_code == pytest.ExitCode.INTERRUPTED:
             result.error = "시간 초과로 검사가 중단되었습니다."
         elif exit_code == pytest.ExitCode.USAGE_ERROR:
@@ -219,6 +220,19 @@ def run_checks(test_id: str, notebook: Notebook, folder: Path) -> ModuleResult:
     except Exception as error:  # the cell must still get a report and a number
         result.error = f"채점을 실행하지 못했습니다: {type(error).__name__}"
     return result
+
+
+def fail_gate_on_entered(result: ModuleResult, notebook: Notebook) -> None:
+    """A forbidden torch operator entered while the checks called the student's function
+    (Notebook.forbid) fails the module's gate, whichever check's call entered it and whatever
+    the student's code did with the error; a module without a gate sends it to a person."""
+    for name, ops in notebook.entered.items():
+        said = notebook.forbid_message(name, ops)
+        gate = next((check for check in result.checks if check.gate), None)
+        if gate is None:
+            result.flags.append(_bounded(f"{name} entered torch operators forbidden in it: {', '.join(ops)}"))
+        elif gate.passed:
+            gate.passed, gate.message = False, _bounded(said)
 
 
 def report(result: ModuleResult) -> str:

@@ -55,7 +55,7 @@ from dropout_kit.checks.runner import ModuleResult, cell_score
 from dropout_kit.engine import broker, kernel_process
 from dropout_kit.engine.file_reads import FileReads
 from dropout_kit.engine.sandbox_kernel_manager import SandboxKernelManager
-from dropout_kit.kernel.agent import REPLY_MIME
+from dropout_kit.kernel.agent import ENTERED_MIME, REPLY_MIME
 
 # What the kernel can do to a cell that nbclient reports by raising. A message that fails
 # its signature check (e.g. written by a process the student's code forked, which shares the
@@ -337,6 +337,10 @@ class SafeExecute(Execute):
         self._grade_deadline = math.inf  # the kit cell's, moved on by a replay in the middle of it
         self._over: dict | None = None  # the budget the last request ran past, for the checker
         self._file_reads: FileReads | None = None  # the submitted files read, cell by cell
+        # Forbidden torch operators the kernel told it entered: (nonce, op) of the current
+        # request, and the ops of the last request's own nonce.
+        self._entered: list[tuple[str, str]] = []
+        self._entered_by_request: list[str] = []
         self._ran_out_of_time: set[str] = set()  # grade ids of cells stopped at their time limit
         # Given by the caller: this submission's kernel, started ahead (its files are in its
         # folder); and whether the kernel is stopped in the background when it is done.
@@ -520,7 +524,9 @@ class SafeExecute(Execute):
                                                   seconds=message.get("seconds"), memory_mb=message.get("memory_mb"))
                     requests, in_kernel = requests + 1, in_kernel + monotonic() - asked
                     if reply is not None:
-                        await self._checker.send({"reply": base64.b64encode(reply).decode("ascii")})
+                        # forbidden operators the request entered, as the kernel told them at once
+                        await self._checker.send({"reply": base64.b64encode(reply).decode("ascii"),
+                                                  "entered": self._entered_by_request})
                     else:
                         answer = {"unavailable": self._refused_because or "no answer from the kernel's agent"}
                         if self._over is not None:
@@ -577,6 +583,7 @@ class SafeExecute(Execute):
             self._refused_because = REPLIES_TOO_LARGE.format(limit=f"{self.max_submission_reply_bytes / MB:g}")
             return None
         nonce = broker.new_nonce()
+        self._entered, self._entered_by_request = [], []
         started = monotonic()
         budget_ends = started + seconds if isinstance(seconds, (int, float)) and seconds > 0 else math.inf
         memory = memory_mb if isinstance(memory_mb, (int, float)) and memory_mb > 0 else None
@@ -607,6 +614,7 @@ class SafeExecute(Execute):
                 self.log.warning("SafeExecute: student %s: killing the kernel: %s", self._student, error)
             return None
         found = [buffers[0] for nonce_given, buffers in replies if nonce_given == nonce and buffers]
+        self._entered_by_request = [op for nonce_given, op in self._entered if nonce_given == nonce]
         return bytes(found[0]) if found else None
 
     def _pid_of_kernel(self) -> int | None:
@@ -706,6 +714,9 @@ class SafeExecute(Execute):
                 given = data[REPLY_MIME]
                 nonce = given.get("nonce") if isinstance(given, dict) else None
                 replies.append((nonce if isinstance(nonce, str) and len(nonce) <= 64 else None, reply_buffers))
+            elif isinstance(data, dict) and isinstance(data.get(ENTERED_MIME), dict):
+                told = data[ENTERED_MIME]
+                self._entered.append((str(told.get("nonce"))[:64], str(told.get("op"))[:64]))
             elif kind == "status" and content.get("execution_state") == "idle":
                 if interrupted_at is not None:
                     raise CheckTimeout()

@@ -29,10 +29,14 @@ import io
 import re
 import sys
 import types
+import warnings
 
 import torch
 
 REPLY_MIME = "application/vnd.dropout-kit.reply+json"
+# A torch operator the checks forbade was entered (see Agent.forbidding): sent out of the
+# kernel at once, before the operator raises, so the student's code cannot take it back.
+ENTERED_MIME = "application/vnd.dropout-kit.entered+json"
 USER = "user"  # the scope of the kernel's own namespace
 
 
@@ -60,6 +64,19 @@ def student_error(error: BaseException) -> dict:
     if isinstance(error, KeyboardInterrupt):
         raise error
     return error_of(error)
+
+
+def _keys_with_kernel(op: str) -> list[str]:
+    """Every dispatch key that has a kernel for the aten operator `op` (functorch's vmap
+    keys included: vmap has dropout rules of its own)."""
+    found = []
+    for key in dir(torch._C.DispatchKey):
+        if key.startswith("_"):
+            continue
+        with contextlib.suppress(Exception):  # a key name this build does not know
+            if torch._C._dispatch_has_kernel_for_dispatch_key(f"aten::{op}", key):
+                found.append(key)
+    return found
 
 
 # Names IPython keeps in the user namespace (input and output history, its helpers) and
@@ -122,6 +139,11 @@ class Agent:
         self.refs: dict[int, object] = {}
         self._rng_saved = []
         self._bound = []
+        # Where a forbidden operator's entry is told (serve: a message out of the kernel);
+        # here, for an agent in the checker's own process, the reply carries them.
+        self.entered: list[str] = []
+        self.tell_entered = self.entered.append
+        self._kernel_keys: dict[str, list[str]] = {}  # aten operator → its dispatch keys
 
     # -- plain data out ---------------------------------------------------------------
     def plain(self, obj, depth: int = 0):
@@ -166,10 +188,14 @@ class Agent:
     # -- the requests -----------------------------------------------------------------
     def answer(self, request: dict) -> dict:
         """The answer to `request` ({"op", "args"}), after the requests in its "before"."""
+        del self.entered[:]
         with self._pristine_builtins(), self._quiet():
             for name, args in request.get("before", ()):
                 self._run(name, args)
-            return self._run(request.get("op", ""), request.get("args", {}))
+            reply = self._run(request.get("op", ""), request.get("args", {}))
+        if self.entered and isinstance(reply, dict):
+            reply["entered"] = list(self.entered)
+        return reply
 
     def _run(self, name: str, args: dict) -> dict:
         op = getattr(self, "op_" + name, None)
@@ -231,10 +257,43 @@ class Agent:
                 namespace.pop(name, None)
         return {}
 
+    @contextlib.contextmanager
+    def forbidding(self, ops=()):
+        """torch operators `ops` (aten names) blocked at the dispatcher, for every dispatch key
+        that has a kernel for them, while the block runs: entering one is told at once
+        (tell_entered) and raises. The registrations are removed afterwards, which puts
+        torch's own kernels back."""
+        if not ops:
+            yield
+            return
+        library = None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Overriding a previously registered kernel"
+                library = torch.library.Library("aten", "IMPL")
+                for op in ops:
+                    for key in self._kernel_keys.setdefault(op, _keys_with_kernel(op)):
+                        library.impl(op, self._forbidden(op), key)
+            yield
+        finally:
+            if library is not None:
+                library._destroy()
+
+    def _forbidden(self, op: str):
+        def entered(*args, **kwargs):
+            self.tell_entered(op)
+            raise RuntimeError(f"torch.{op} 은(는) 이 검사에서 쓸 수 없습니다.")
+        return entered
+
     def op_call(self, ref: int, args=(), kwargs=None, backward: bool = False,
-                return_args: bool = False) -> dict:
+                return_args: bool = False, forbid=()) -> dict:
         """Calls a function of the student's (autograd on, as in the notebook); optionally
-        back-propagates the sum of its result and returns the arguments after the call."""
+        back-propagates the sum of its result and returns the arguments after the call.
+        Torch operators in `forbid` are blocked during the call (forbidding)."""
+        with self.forbidding(forbid):
+            return self._call(ref, args, kwargs, backward, return_args)
+
+    def _call(self, ref: int, args, kwargs, backward: bool, return_args: bool) -> dict:
         leaves = [self.value_in(a) for a in args]
         # A tensor that needs a gradient goes in as a copy of a leaf (as `x.clone()` in
         # the caller's code would): in-place operations on it work, gradients reach the leaf.
@@ -254,10 +313,12 @@ class Agent:
             reply["args"] = [self.plain(a) for a in live]
         return reply
 
-    def op_calls(self, ref: int, calls=(), **options) -> dict:
+    def op_calls(self, ref: int, calls=(), forbid=(), **options) -> dict:
         """Several calls in one request, in order ({"args", "kwargs"} each)."""
-        return {"calls": [self.op_call(ref, call.get("args", ()), call.get("kwargs"), **options)
-                          for call in calls]}
+        with self.forbidding(forbid):
+            return {"calls": [self._call(ref, call.get("args", ()), call.get("kwargs"),
+                                         options.get("backward", False), options.get("return_args", False))
+                              for call in calls]}
 
     def op_describe(self, ref: int) -> dict:
         """A module's layers (path, class, mode, Linear sizes: what the module says of itself,
@@ -373,6 +434,13 @@ def serve(agent: Agent, kernel, nonce: str) -> None:
     execute request; the answer goes out as the buffer of a display message of REPLY_MIME.
     (Buffers, not text in the code: IPython's input transformers take ~4 ms per 10 kB of code.)"""
     parent = kernel.get_parent("shell")
+
+    def tell_entered(op: str) -> None:
+        content = {"data": {ENTERED_MIME: {"nonce": nonce, "op": str(op)}}, "metadata": {}, "transient": {}}
+        kernel.session.send(kernel.iopub_socket, "display_data", content, parent=parent,
+                            ident=kernel._topic("display_data"))
+
+    agent.tell_entered = tell_entered
     try:
         buffer = parent["buffers"][0]
         reply = agent.answer(decode(buffer.tobytes() if isinstance(buffer, memoryview) else bytes(buffer)))

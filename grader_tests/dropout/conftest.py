@@ -17,6 +17,20 @@ from dropout_kit.checking import SMALL_CALL, OverBudget, describe_error, fail, f
 SMALL_INPUTS = (torch.linspace(1, 2, 8), torch.linspace(1, 2, 12).reshape(3, 4))
 
 
+# torch's dropout family at the dispatcher (aten names; the in-place ones end in _): however
+# student code reaches them (a container, getattr, an exception's args, a method), a call of
+# my_dropout by the checks that enters one fails the hand-written gate.
+TORCH_DROPOUT_OPS = ("dropout", "dropout_", "feature_dropout", "feature_dropout_", "alpha_dropout",
+                     "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "native_dropout")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def torch_dropout_forbidden_in_my_dropout(student):
+    student.forbid("my_dropout", TORCH_DROPOUT_OPS,
+                   "검사가 my_dropout 을 부를 때 torch 의 드랍아웃({ops})이 실행되었습니다. 이 부분은 난수로 "
+                   "직접 구현해야 점수를 받습니다 (torch.rand, torch.bernoulli 등은 써도 됩니다).")
+
+
 @pytest.fixture(autouse=True)
 def seeded_rng(student):
     with seeded(student):
@@ -106,7 +120,10 @@ def hand_written(student):
     """Fails the check if the submitted code uses torch's own dropout for my_dropout, read
     from nbgrader's copy of the code cells up to the my_dropout cell (never from the kernel,
     which the student's code controls). What the reading cannot resolve (a name built at run
-    time, exec, …) passes here and goes to a person with the line (flag)."""
+    time, exec, …) passes here and goes to a person with the line (flag). Below Python, the
+    checks' calls of my_dropout run with torch's dropout operators blocked
+    (torch_dropout_forbidden_in_my_dropout): entering one fails this gate after the module's
+    checks (dropout_kit.checks.runner.fail_gate_on_entered)."""
     from dropout_kit.integrity.dropout_use import dropout_use
 
     sources = student.cells_before("my_dropout")
