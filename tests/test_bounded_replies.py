@@ -29,7 +29,8 @@ from traitlets.config import Config
 
 from tampering.working_folder import FLOOD, FLOOD_COUNT, FLOOD_MB
 
-from dropout_kit.engine.safe_execute import VERDICTS, SafeExecute
+from dropout_kit.engine.kit_cells import VERDICTS
+from dropout_kit.engine.safe_execute import SafeExecute
 
 MB = 1024 * 1024
 ASSIGNMENT = "flood"

@@ -18,7 +18,8 @@ from test_bounded_replies import answer_cell, kit_cell, text_of
 from traitlets.config import Config
 
 from dropout_kit.checks.runner import CHECKS_MIME
-from dropout_kit.engine.safe_execute import VERDICTS, SafeExecute
+from dropout_kit.engine.kit_cells import VERDICTS
+from dropout_kit.engine.safe_execute import SafeExecute
 
 KERNELSPEC = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
 

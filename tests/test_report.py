@@ -26,7 +26,7 @@ from dropout_kit.classroom import gradebook, report
 from dropout_kit.classroom.course_paths import CoursePaths
 from dropout_kit.engine import broker
 from dropout_kit.engine.review import review_output
-from dropout_kit.engine.safe_execute import error_output
+from dropout_kit.engine.cell_outputs import error_output
 from dropout_kit.harness.commands import nbgrader
 
 pytest_plugins = ["grading_fixtures"]

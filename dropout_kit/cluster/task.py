@@ -4,7 +4,7 @@ coordinator sanitized, in a scratch folder holding the student's other files. Th
 never sees the gradebook: it returns the executed notebook and the checks' verdicts.
 
 Each worker process grades one submission at a time and, while it does, starts the next
-submission's kernel (a spare: dropout_kit.engine.safe_execute.Spare) in a new empty folder:
+submission's kernel (a spare: dropout_kit.engine.kernel_lifecycle.Spare) in a new empty folder:
 the next submission finds its kernel started and torch imported, and the kernel of the
 one before is stopped in the background. A spare serves one submission only, so no
 kernel, folder or state passes from one student to another.
@@ -34,15 +34,15 @@ from dropout_kit import tempfolders
 from dropout_kit.cluster.payload import Payload
 from dropout_kit.process_exit import on_process_exit
 from dropout_kit.engine.remote_execute import Executed, Job
-from dropout_kit.engine.safe_execute import (
-    VERDICTS,
-    SafeExecute,
+from dropout_kit.engine.kernel_lifecycle import (
     Spare,
     remove_in_background,
     stop_in_background,
     stop_kernel,
     stopped_in_background,
 )
+from dropout_kit.engine.kit_cells import VERDICTS
+from dropout_kit.engine.safe_execute import SafeExecute
 
 STOP_SECONDS = 30  # for the spare kernel when the worker process ends
 

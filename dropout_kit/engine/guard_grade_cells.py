@@ -24,7 +24,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from dropout_kit.checks.runner import CHECKS_MIME
 from dropout_kit.engine.broker import kit_test_id
 from dropout_kit.engine.review import FINDINGS, HELD, review_output
-from dropout_kit.engine.safe_execute import VERDICTS
+from dropout_kit.engine.kit_cells import VERDICTS
 
 NO_VERDICT = "채점 셀의 검사가 끝나지 않아 점수가 없습니다."
 

@@ -12,7 +12,7 @@ from typing import Callable
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from dropout_kit.engine.safe_execute import VERDICTS
+from dropout_kit.engine.kit_cells import VERDICTS
 
 
 @dataclass

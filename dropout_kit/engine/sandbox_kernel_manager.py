@@ -15,7 +15,7 @@ kernel of another language runs its own program, in the same sandbox and limits.
 Inside bubblewrap the kernel sees the system's read-only runtime (/usr, this Python,
 this environment), its working directory (writable) and a small private /tmp. Its working
 directory is a scratch copy of the submission's folder in the temporary folder, made by
-SafeExecute (dropout_kit.engine.safe_execute.scratch_copy; a Dask job's own folder on a
+SafeExecute (dropout_kit.engine.kernel_lifecycle.scratch_copy; a Dask job's own folder on a
 worker), never autograded/<student>/<assignment>/ itself: nothing the student's code
 writes reaches the instructor's report or the feedback. The copy is shown to the kernel at
 the path of the folder it copies (`workdir_shown`), so that relative paths mean what they
