@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from corpus import REFERENCE_DROPOUT
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -43,13 +45,6 @@ def answers(entry: Entry, reference: dict[str, str]) -> dict[str, str]:
 
 
 # -- pieces several notebooks share (each notebook writes the rest out) ---------------------
-REFERENCE_DROPOUT = """\
-def my_dropout(x, p, training=True):
-    if not training:
-        return x.clone()
-    mask = (torch.rand_like(x) >= p).to(x.dtype)
-    return x * mask / (1 - p)"""
-
 LECTURE_NET = """\
 net = torch.nn.Sequential(
     torch.nn.Linear(in_features=1, out_features=512),

@@ -355,7 +355,7 @@ def test_corpora():
     defaults = {part: reference[part] for part in tampering_corpus.RIGHT_BY_DEFAULT}
     answers.update({f"tampering-honest:{name}": {**defaults, **a} for name, a in tampering_corpus.HONEST.items()})
     delegating = {f"corpus:{e.name}" for e in checks_corpus.ENTRIES if e.mistake == checks_corpus.TORCH_DROPOUT}
-    delegating.add("sample:torch-dropout")
+    delegating |= {"sample:torch-dropout", "tampering-honest:plain-torch-dropout"}
     assert len(delegating) >= 4
     for name, cells in answers.items():
         use = dropout_use(cells_up_to_my_dropout(samples.assemble(release, cells)))

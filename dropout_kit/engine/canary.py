@@ -99,8 +99,8 @@ def run(config, source_notebook: Path) -> Canary:
     from dropout_kit.engine.broker import kit_test_id
     from dropout_kit.engine.guard_grade_cells import GuardGradeCells
     from dropout_kit.engine.integrity_scan import IntegrityScan
-    from dropout_kit.engine.review import HELD
     from dropout_kit.engine.kit_cells import VERDICTS
+    from dropout_kit.engine.review import HELD
     from dropout_kit.engine.safe_execute import SafeExecute
 
     started = time.perf_counter()

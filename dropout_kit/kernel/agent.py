@@ -272,7 +272,9 @@ class Agent:
                 warnings.simplefilter("ignore")  # "Overriding a previously registered kernel"
                 library = torch.library.Library("aten", "IMPL")
                 for op in ops:
-                    for key in self._kernel_keys.setdefault(op, _keys_with_kernel(op)):
+                    if op not in self._kernel_keys:
+                        self._kernel_keys[op] = _keys_with_kernel(op)
+                    for key in self._kernel_keys[op]:
                         library.impl(op, self._forbidden(op), key)
             yield
         finally:

@@ -13,7 +13,10 @@ torch.rand draws multiples of 2^-24, so `rand >= p` drops with probability p to 
 
 The gate "written by hand" is judged on the submitted source (nbgrader's copy of the code
 cells up to my_dropout, conftest.hand_written), never on what the kernel reports; what the
-reading cannot resolve goes to a person (flag) and does not cost the gate. Every output is
+reading cannot resolve goes to a person (flag) and does not cost the gate. Below Python,
+every call of my_dropout by these checks runs with torch's dropout operators blocked at the
+dispatcher: entering one, however it was reached, fails the gate too (the kernel tells it
+out of the kernel before the operator raises). Every output is
 checked to be a real tensor with finite values before its zeros are counted (a NaN is not
 a zero, and a NaN survivor would otherwise pass the mask checks).
 

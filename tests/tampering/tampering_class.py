@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tampering import corpus, forgeries, working_folder
 
-CASES = (*corpus.CASES, *forgeries.FORGERIES, *working_folder.CASES)
+CASES = (*corpus.CASES, *corpus.BEHIND_THE_RULE, *forgeries.FORGERIES, *working_folder.CASES)
 HONEST = {**corpus.HONEST, **forgeries.TWINS}
 assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 assert all(case.honest in HONEST for case in CASES), "every case needs its honest twin"
