@@ -28,20 +28,7 @@ machine without it, printing an error in the student's cell only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from corpus import REFERENCE_DROPOUT
-
-
-@dataclass(frozen=True)
-class Entry:
-    name: str
-    answers: dict[str, str]
-
-
-def answers(entry: Entry, reference: dict[str, str]) -> dict[str, str]:
-    """The entry's solution cells on top of the reference answers."""
-    return {**reference, **entry.answers}
+from corpus import Entry
 
 
 # -- pieces several notebooks share (each notebook writes the rest out) ---------------------

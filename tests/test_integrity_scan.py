@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import corpus as checks_corpus
 import dropout_assignment as dropout
 import honest_corpus
 import nbformat
@@ -632,7 +633,6 @@ def test_release_notebook_has_no_findings():
 # -- the project's corpora ------------------------------------------------------------------
 def honest_submissions() -> dict[str, dict[str, str]]:
     """Every honest answer the test corpora hold (wrong ones too), by name: solution cells."""
-    import corpus as checks_corpus
     from hostile import corpus as hostile_corpus
     from tampering import corpus as tampering_corpus
 
@@ -696,7 +696,7 @@ def test_honest_corpus_notebook_is_not_held(name, release_and_reference):
     the student wrote read on its own too: the habits of the cells after the last autograder
     cell (plot_modes) would hold nothing, but must not be findings either."""
     release, reference = release_and_reference
-    nb = samples.assemble(release, honest_corpus.answers(HONEST_BY_NAME[name], reference))
+    nb = samples.assemble(release, checks_corpus.answers(HONEST_BY_NAME[name], reference))
     found = scan_notebook(nb)
     assert set(found) == set(dropout.AUTO_CELLS)
     assert {part: [f.evidence() for f in fs] for part, fs in found.items() if fs} == {}

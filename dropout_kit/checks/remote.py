@@ -446,7 +446,8 @@ class Notebook:
     def note_entered(self, name: str, reply: dict) -> None:
         ops = reply.get("entered") if isinstance(reply, dict) else None
         if ops:
-            self.entered.setdefault(name, []).extend(op for op in ops if op not in self.entered.get(name, []))
+            seen = self.entered.setdefault(name, [])
+            seen.extend(op for op in dict.fromkeys(ops) if op not in seen)
 
     def refuse_if_slow(self, name: str) -> None:
         """A function that ran past its time budget earlier in this module is not called again:

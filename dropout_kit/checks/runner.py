@@ -226,13 +226,12 @@ def fail_gate_on_entered(result: ModuleResult, notebook: Notebook) -> None:
     """A forbidden torch operator entered while the checks called the student's function
     (Notebook.forbid) fails the module's gate, whichever check's call entered it and whatever
     the student's code did with the error; a module without a gate sends it to a person."""
+    gate = next((check for check in result.checks if check.gate), None)
     for name, ops in notebook.entered.items():
-        said = notebook.forbid_message(name, ops)
-        gate = next((check for check in result.checks if check.gate), None)
         if gate is None:
             result.flags.append(_bounded(f"{name} entered torch operators forbidden in it: {', '.join(ops)}"))
         elif gate.passed:
-            gate.passed, gate.message = False, _bounded(said)
+            gate.passed, gate.message = False, _bounded(notebook.forbid_message(name, ops))
 
 
 def report(result: ModuleResult) -> str:

@@ -36,7 +36,7 @@ from dropout_kit.checks.runner import CHECKS_MIME
 from dropout_kit.engine.file_reads import read_through
 from dropout_kit.engine.review import HELD, review_of
 from dropout_kit.engine.safe_execute import FILES_READ
-from dropout_kit.integrity.scan import student_cells
+from dropout_kit.integrity.scan import is_autograder_cell, student_cells
 
 _metadata = MetaData()
 GRADED_PARTS = Table(
@@ -47,10 +47,6 @@ GRADED_PARTS = Table(
     Column("grade_id", String(128), primary_key=True),
     Column("fingerprint", String(64), nullable=False),  # part_fingerprint at the last autograde
 )
-
-
-def is_autograded(cell: NotebookNode) -> bool:
-    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
 def automatic_result(cell: NotebookNode, log) -> object:
@@ -89,7 +85,7 @@ class HoldForReview(NbGraderPreprocessor):
         with Gradebook(info["db_url"]) as gb:
             _metadata.create_all(gb.engine, tables=[GRADED_PARTS], checkfirst=True)
             for index, cell in enumerate(nb.cells):
-                if is_autograded(cell):
+                if is_autograder_cell(cell):
                     fingerprint = part_fingerprint(nb, index, resources.get(FILES_READ), self.log)
                     self._part(gb, {**key, "grade_id": grade_id(cell)}, fingerprint, grade_id(cell) in held)
             if held:  # nbgrader's own flag: the formgrader's "Flagged?" column shows the submission

@@ -198,8 +198,8 @@ class SafeExecute(KitCells, Execute):
             work.mkdir(exist_ok=True)
             metadata["path"] = str(work)
             self._workdir_shown = Path(given) if given else None
-        folder = self.spare.folder if self.spare is not None else Path(metadata.get("path") or ".")
-        self._file_reads = FileReads(folder) if folder.is_dir() else None
+        folder = self.spare.folder if self.spare is not None else metadata.get("path")
+        self._file_reads = FileReads(Path(folder)) if folder and Path(folder).is_dir() else None
         try:
             await self._async_run_notebook()
         finally:
