@@ -4,27 +4,28 @@ and the old process pool, the local Dask cluster and a real Dask cluster on the 
     python -m benchmarks.dask            # (a) 20, (c) 40 submissions
     python -m benchmarks.dask --quick    # (a) 3, (c) 4 submissions (a smoke run)
     python -m benchmarks.dask --parts c  # only (c)
+    python -m benchmarks.dask --parts d  # only (d)
 
 Submissions are generated as in benchmarks.batch (the reference solution and the sample
 mistakes in turn) and collected into scratch courses under build/bench/dask/ (copies of the
 repository's config, source and hidden checks). The machine is small and shared, so every
 figure is compared with another measured in the same run, as a ratio. Printed:
 
-  (a) per submission at steady state, one core (`grade_class(workers=1)`, reference
-      submissions only): the kit's wall time per submission against the floor, the time of
-      the student's cells and the hidden checks in an already-running Python that has
-      imported torch (a fresh single-threaded Python per measurement, the reference
-      notebook's cells and checks run in it by benchmarks.checks.InProcessGrader; the
-      median of 3); the ratio kit/floor. Printed too: the time the cells and checks took
-      in the grading kernels (outcome.cells_seconds, from the executed notebooks' cell
-      timings), which includes the kernel's own `import torch`. The kit's figure is the
-      interval between the first and the last submission's completion divided by the
-      submissions in between: what each extra submission adds to a run, Dask's round trip
-      and the coordinator's nbgrader steps included, without the cluster's start, the canary
-      and the shutdown (printed apart). The mean of outcome.seconds is printed too: one
+  (a) per submission at steady state, one core (`grade_class(workers=1)`, reference submissions
+      only), twice: kernels started afresh, then forked from the template: the kit's wall time
+      per submission against the floor, the time of the student's cells and the hidden checks in
+      an already-running Python that has imported torch (a fresh single-threaded Python per
+      measurement, the reference notebook's cells and checks run in it by
+      benchmarks.checks.InProcessGrader; the median of 3); the ratio kit/floor. Printed too: the
+      time the cells and checks took in the grading kernels (outcome.cells_seconds, from the
+      executed notebooks' cell timings), which includes the kernel's own `import torch`. The
+      kit's figure is the interval between the first and the last submission's completion
+      divided by the submissions in between: what each extra submission adds to a run, Dask's
+      round trip and the coordinator's nbgrader steps included, without the cluster's start, the
+      canary and the shutdown (printed apart). The mean of outcome.seconds is printed too: one
       submission's own time (its nbgrader steps in the coordinator plus its execution on the
-      worker, queueing left out), which overstates the interval when the coordinator
-      prepares the next notebook while the worker executes this one.
+      worker, queueing left out), which overstates the interval when the coordinator prepares
+      the next notebook while the worker executes this one.
   (b) two stock `nbgrader autograde dropout --force` runs (two scratch courses, 2
       submissions each) one after the other, then both started at the same time: wall
       times and the speed-up serial/concurrent (kernels are single-threaded by the course's
@@ -39,6 +40,10 @@ figure is compared with another measured in the same run, as a ratio. Printed:
       times, ratios, which worker graded how many, the CPU seconds of each run's processes
       by kind (benchmarks.cpu_use; on 2 busy cores the total decides the wall time), and
       the grades differing between each pair (must be 0).
+  (d) half that class on 2 workers, kernels forked from the template (the default) and started
+      afresh (c.SandboxKernelManager.fork_kernels = False), in the order forked, fresh, fresh,
+      forked: wall times, CPU seconds by kind (forked kernels, their template and its sandbox
+      count as kernels), the ratios forked/fresh and the grades differing (must be 0).
 """
 from __future__ import annotations
 
@@ -328,22 +333,36 @@ def by_worker(workers: list[str]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(collections.Counter(workers).items()))
 
 
+FRESH_KERNELS = "\nc.SandboxKernelManager.fork_kernels = False  # benchmarks.dask (a): kernels started afresh\n"
+
+
 def part_a(workdir: Path, steady_count: int) -> dict:
-    """(a) steady state on one worker."""
-    steady_root = new_course(workdir / "steady", reference_notebooks(steady_count))
-    a = steady_state(steady_root, steady_count)
-    print(f"\n(a) per submission at steady state, 1 worker, {steady_count} reference submissions")
-    print(f"  run {a['wall']:.1f} s: {a['before_first']:.1f} s before the first submission (cluster start, "
-          f"canary), {a['after_last']:.1f} s after the last (summary, cluster shutdown)")
-    print(f"  kit: {a['steady']:.2f} s/submission (interval between completions); "
-          f"{a['from_first']:.2f} s from the first submission sent to the last done; "
-          f"mean outcome.seconds {a['mean_seconds']:.2f} s")
-    print(f"  floor (the cells and hidden checks in a Python with torch imported): {a['floor']:.2f} s/submission; "
-          f"in the grading kernels: {a['in_kernel']:.2f} s")
-    print(f"  ratio kit/floor: {a['steady'] / a['floor']:.2f}x (goal <= 1.5x); "
-          f"mean outcome.seconds/floor: {a['mean_seconds'] / a['floor']:.2f}x", flush=True)
-    return {"steady_submissions": steady_count, "kit_steady_s": a["steady"], "kit_mean_outcome_s": a["mean_seconds"],
-            "floor_s": a["floor"], "in_kernel_s": a["in_kernel"], "kit_floor_ratio": a["steady"] / a["floor"]}
+    """(a) steady state on one worker: kernels forked from the template (the default), then
+    started afresh, each against the same floor."""
+    results = {}
+    for kind in ("fresh", "forked"):
+        root = new_course(workdir / f"steady-{kind}", reference_notebooks(steady_count))
+        if kind == "fresh":
+            with (root / "nbgrader_config.py").open("a") as config:
+                config.write(FRESH_KERNELS)
+        a = results[kind] = steady_state(root, steady_count)
+        print(f"\n(a) per submission at steady state, 1 worker, {steady_count} reference submissions, "
+              f"kernels {kind}")
+        print(f"  run {a['wall']:.1f} s: {a['before_first']:.1f} s before the first submission (cluster start, "
+              f"canary), {a['after_last']:.1f} s after the last (summary, cluster shutdown)")
+        print(f"  kit: {a['steady']:.2f} s/submission (interval between completions); "
+              f"{a['from_first']:.2f} s from the first submission sent to the last done; "
+              f"mean outcome.seconds {a['mean_seconds']:.2f} s")
+        print(f"  floor (the cells and hidden checks in a Python with torch imported): {a['floor']:.2f} s/submission; "
+              f"in the grading kernels: {a['in_kernel']:.2f} s")
+        print(f"  ratio kit/floor: {a['steady'] / a['floor']:.2f}x (goal <= 1.5x); "
+              f"mean outcome.seconds/floor: {a['mean_seconds'] / a['floor']:.2f}x", flush=True)
+    forked, fresh = results["forked"], results["fresh"]
+    print(f"  forked/fresh per submission: {forked['steady'] / fresh['steady']:.2f}x", flush=True)
+    return {"steady_submissions": steady_count, "kit_steady_s": forked["steady"],
+            "kit_mean_outcome_s": forked["mean_seconds"], "floor_s": forked["floor"],
+            "in_kernel_s": forked["in_kernel"], "kit_floor_ratio": forked["steady"] / forked["floor"],
+            "fresh_steady_s": fresh["steady"], "fresh_floor_ratio": fresh["steady"] / fresh["floor"]}
 
 
 def part_b(workdir: Path) -> dict:
@@ -418,12 +437,44 @@ def part_c(workdir: Path, count: int) -> dict:
             "cpu_s": {"old_pool": old_cpu.seconds, "local_dask": local_cpu.seconds, "scheduler": cluster_cpu.seconds}}
 
 
+def part_d(workdir: Path, count: int) -> dict:
+    """(d) the same class on 2 workers with kernels forked from the template and started
+    afresh, in the order forked, fresh, fresh, forked (the machine's drift shows as the
+    difference between the two runs of a kind): wall time and every process's CPU seconds."""
+    notebooks = class_notebooks(count)
+    runs: dict[str, list[tuple[float, dict]]] = {"forked": [], "fresh": []}
+    graded = {}
+    for number, kind in enumerate(("forked", "fresh", "fresh", "forked")):
+        root = new_course(workdir / f"kernels-{kind}-{number}", notebooks)
+        if kind == "fresh":
+            with (root / "nbgrader_config.py").open("a") as config:
+                config.write(FRESH_KERNELS)
+        with CpuByProcess() as cpu:
+            seconds, run = kit_run(root, workers=2, force=False)
+        check_clean(run, f"(d) {kind}")
+        runs[kind].append((seconds, cpu.seconds))
+        graded[number] = grades(root)
+    print(f"\n(d) {count} submissions, 2 workers, kernels forked from the template or started afresh "
+          "(order: forked, fresh, fresh, forked)")
+    for kind, measured in runs.items():
+        for seconds, cpu in measured:
+            print(f"  {kind:6} {seconds:6.1f} s ({seconds / count:.2f} s/submission); {describe(cpu, count)}")
+    wall = {kind: statistics.fmean(s for s, _ in measured) for kind, measured in runs.items()}
+    cpu_total = {kind: statistics.fmean(sum(c.values()) for _, c in measured) for kind, measured in runs.items()}
+    different = sum(differing(graded[0], graded[n]) for n in (1, 2, 3))
+    print(f"  forked/fresh: wall {wall['forked'] / wall['fresh']:.2f}x, CPU {cpu_total['forked'] / cpu_total['fresh']:.2f}x; "
+          f"grades differing from the first run: {different} (goal 0)", flush=True)
+    return {"d_submissions": count, "d_wall_s": wall, "d_cpu_s": cpu_total,
+            "d_forked_over_fresh_wall": wall["forked"] / wall["fresh"],
+            "d_forked_over_fresh_cpu": cpu_total["forked"] / cpu_total["fresh"], "d_differing": different}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="(a) 3 and (c) 4 submissions")
     parser.add_argument("--steady", type=int, help="submissions for (a) (default 20, quick 3)")
     parser.add_argument("--submissions", type=int, help="class size for (c) (default 40, quick 4)")
-    parser.add_argument("--parts", default="abc", help="which of (a), (b), (c) to run (default abc)")
+    parser.add_argument("--parts", default="abcd", help="which of (a), (b), (c), (d) to run (default abcd)")
     parser.add_argument("--workdir", type=Path, default=REPO / "build" / "bench" / "dask")
     args = parser.parse_args()
     steady_count = args.steady or (3 if args.quick else 20)
@@ -438,7 +489,7 @@ def main() -> int:
 
     summary = {}
     for part, run in (("a", lambda: part_a(workdir, steady_count)), ("b", lambda: part_b(workdir)),
-                      ("c", lambda: part_c(workdir, count))):
+                      ("c", lambda: part_c(workdir, count)), ("d", lambda: part_d(workdir, count // 2))):
         if part in args.parts:
             summary.update(run())
     (workdir / "summary.json").write_text(json.dumps(summary, indent=1))

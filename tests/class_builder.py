@@ -19,7 +19,8 @@ from dropout_kit.harness.commands import nbgrader
 from dropout_kit.harness.course import copy_course, place_submission
 
 REPO = Path(__file__).resolve().parent.parent
-THREADS_PROBE = "\nprint('torch threads:', torch.get_num_threads())"
+THREADS_PROBE = ("\nprint('torch threads:', torch.get_num_threads())"
+                 "\nimport os; print('first process of its namespace:', os.getpid() == 1)")  # forked from the template
 
 
 def class_answers(reference: dict[str, str]) -> dict[str, dict[str, str] | None]:

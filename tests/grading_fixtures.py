@@ -27,12 +27,16 @@ def serial_class(tmp_path_factory, class_notebooks) -> GradedClass:
         return grade(new_class_course(tmp_path_factory.mktemp("serial") / "course", class_notebooks), workers=1)
 
 
+FRESH_KERNELS = "c.SandboxKernelManager.fork_kernels = False"
+
+
 @pytest.fixture(scope="session")
 def parallel_class(tmp_path_factory, class_notebooks) -> GradedClass:
-    """The class graded by two workers on SQLite. Tests only read this course."""
+    """The class graded by two workers on SQLite, with kernels started afresh (the serial
+    class forks them from the template). Tests only read this course."""
     with private_tempdir(tmp_path_factory.mktemp("parallel-tmp")):
-        return grade(new_class_course(tmp_path_factory.mktemp("parallel") / "course", class_notebooks),
-                     workers=2)
+        return grade(new_class_course(tmp_path_factory.mktemp("parallel") / "course", class_notebooks,
+                                      config_lines=FRESH_KERNELS), workers=2)
 
 
 # A cell that outlives its time limit (3 s for the split cell in this course, through the

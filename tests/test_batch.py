@@ -7,6 +7,7 @@ import io
 import json
 
 import dropout_assignment as dropout
+import nbformat
 import pytest
 from class_builder import GradedClass, grade, new_class_course, run_cli
 
@@ -57,11 +58,28 @@ def test_postgres_class_went_to_postgres(postgres_class):
     assert len(scores.splitlines()) == 1 + len(postgres_class.grades)
 
 
-@pytest.mark.parametrize("graded", ["serial_class", "parallel_class"])
-def test_kernels_run_single_threaded(graded, request):
+@pytest.mark.parametrize(("graded", "forked"), [("serial_class", True), ("parallel_class", False)])
+def test_kernels_run_single_threaded_forked_or_fresh(graded, forked, request):
     root = request.getfixturevalue(graded).root
     notebook = (root / "autograded" / "threads-probe" / dropout.ASSIGNMENT / dropout.NOTEBOOK).read_text()
     assert "torch threads: 1" in notebook
+    assert f"first process of its namespace: {forked}" in notebook
+
+
+def outputs(graded: GradedClass, student: str) -> list[list[dict]]:
+    notebook = nbformat.read(graded.root / "autograded" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK, as_version=4)
+    return [[{k: v for k, v in output.items() if k != "execution_count"} for output in cell.get("outputs", [])]
+            for cell in notebook.cells]
+
+
+@pytest.mark.parametrize("student", ["reference", "no-scaling"])
+def test_a_forked_kernel_computes_what_a_fresh_one_does_bit_for_bit(student, serial_class, parallel_class):
+    """The same notebook and hidden checks in a kernel forked from the template (serial class)
+    and in one started afresh (parallel class), on this machine: every output the same, to
+    the last printed digit (trained losses, the checks' measured values, the plots' bytes)."""
+    forked, fresh = outputs(serial_class, student), outputs(parallel_class, student)
+    assert any(forked), "nothing was printed"
+    assert forked == fresh
 
 
 def test_progress_has_one_line_per_submission_with_its_time(parallel_class, class_notebooks):

@@ -32,6 +32,7 @@ import dropout_kit
 from dropout_kit import tempfolders
 from dropout_kit.cells import grade_call, grade_id
 from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult, cell_score, report
+from dropout_kit.engine.sandbox_layout import python_runtime_paths
 from dropout_kit.process_exit import on_process_exit
 from dropout_kit.kernel import agent as agent_module
 
@@ -122,7 +123,6 @@ class CheckerServer:
         self.grader_tests = grader_tests
         self._scratch = tempfolders.new_folder("dropout-kit-checker-")
         kit_parent = Path(dropout_kit.__file__).resolve().parent.parent
-        from dropout_kit.engine.sandbox_kernel_manager import python_runtime_paths
         prefix, env, _ = confinement(
             workdir=grader_tests, scratch=self._scratch,
             read_only=[*python_runtime_paths(), Path(dropout_kit.__file__).resolve().parent, grader_tests],

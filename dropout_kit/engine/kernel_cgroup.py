@@ -241,6 +241,11 @@ class KernelCgroup:
         return [sh, "-c", ENTER_SCRIPT, "dropout-kit-cgroup",
                 *(str(child / "cgroup.procs") for child in self.children.values()), "--"]
 
+    def admit(self, pid: int) -> None:
+        """Moves process `pid` (a kernel forked from the template) into these cgroups."""
+        for child in self.children.values():
+            _write(child / "cgroup.procs", str(pid))
+
     def holds(self, proc_cgroup: str) -> bool:
         """Whether the process of this /proc/<pid>/cgroup text is in every one of them."""
         return all(hierarchy.cgroup_of(proc_cgroup) == child for hierarchy, child in self.children.items())

@@ -12,7 +12,9 @@ within it. The student's code could raise its soft limit back up to the hard lim
 costs only its own grading time, which the request's time budget bounds.
 
 The kernel is found as the oldest descendant of the launched process (bubblewrap, setpriv,
-prlimit) whose command line runs ipykernel; its pid is the one outside any PID namespace.
+prlimit) that is a Python whose command line runs ipykernel (bubblewrap's and the wrappers'
+command lines name ipykernel too); its pid is the one outside any PID namespace. A kernel
+forked from the template (engine/kernel_template.py) is the launched process itself.
 """
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ def kernel_pid(launched: int) -> int | None:
                 command = (PROC / str(pid) / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"ipykernel" in command:
+            program = command.split(b"\0", 1)[0].rsplit(b"/", 1)[-1]
+            if program.startswith(b"python") and b"ipykernel" in command:
                 found.append(pid)
         level = [child for pid in level for child in children.get(pid, [])]
     return min(found, key=lambda pid: started.get(pid, 0)) if found else None

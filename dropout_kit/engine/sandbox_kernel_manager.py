@@ -8,6 +8,11 @@ course directory. `SandboxKernelManager` starts the kernel instead as
         prlimit [memory, processes, files, CPU, file size]
           <this environment's python> -I -m ipykernel_launcher -f <connection file>
 
+A Python kernel is, by default, not started this way but forked from a kernel template that
+has imported torch, matplotlib and ipykernel once per grading process, inside a sandbox of its
+own, each fork entering namespaces, limits and cgroups like those below before anything of a
+student runs (dropout_kit/engine/kernel_template.py; c.SandboxKernelManager.fork_kernels).
+
 The kernel is the one the notebook names, looked up as stock nbgrader does (NoSuchKernel
 when it is not installed). A Python kernel is always this environment's python (above); a
 kernel of another language runs its own program, in the same sandbox and limits.
@@ -48,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import os
 import pwd
 import resource
@@ -56,18 +60,22 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
 import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import CaselessStrEnum, Integer, List, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode, default
 
 from dropout_kit import tempfolders
 from dropout_kit.engine.kernel_cgroup import KernelCgroup, KernelCgroups, lower_priority_command
+from dropout_kit.engine.kernel_template import ForkPlan, SandboxProvisioner, TemplatePlan
+from dropout_kit.engine.sandbox_layout import BwrapLayout, is_within, namespaces_available, python_runtime_paths
 
 MODES = ("auto", "namespaces", "rlimits", "off")
 
@@ -82,13 +90,6 @@ PASSED_ENV_PREFIXES = ("DROPOUT_KIT_",)
 # Set by the sandbox itself (c.SandboxKernelManager.threads), whoever started nbgrader.
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 SINGLE_THREAD_ENV = dict.fromkeys(THREAD_ENV, "1")
-
-# What of /etc a Python kernel needs (dynamic linker, users, time zone, alternatives).
-ETC_FILES = (
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd",
-    "group", "nsswitch.conf", "alternatives", "mime.types", "fonts", "ssl",
-)
-SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 SANDBOX_HOME = "/tmp"
 
@@ -159,6 +160,13 @@ class Limits:
             "--",
         ]
 
+    def rlimits(self) -> dict[str, int]:
+        """The same limits for a forked kernel, which sets them itself (resource names)."""
+        mib = 1024 * 1024
+        return {"RLIMIT_AS": self.memory_mb * mib, "RLIMIT_NPROC": self.processes,
+                "RLIMIT_NOFILE": self.open_files, "RLIMIT_CPU": self.cpu_seconds,
+                "RLIMIT_FSIZE": self.file_size_mb * mib, "RLIMIT_CORE": 0}
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -194,118 +202,6 @@ def can_run_python_as(identity: Identity) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
-
-
-@functools.lru_cache(maxsize=None)
-def kernel_sys_path() -> tuple[str, ...]:
-    """sys.path of a fresh `python -I` of this environment: what the kernel imports from.
-    (This process's own sys.path may hold more, e.g. course folders added by tools.)"""
-    done = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
-                          capture_output=True, text=True, cwd="/", timeout=60, check=True)
-    return tuple(json.loads(done.stdout))
-
-
-def python_runtime_paths() -> list[Path]:
-    """Directories a python of this environment needs to read: interpreter, stdlib and
-    site-packages. Not the kit's own source tree (an editable install lives in a clone of the
-    course, next to its grader_tests/): the kernel gets the agent's source sent in, and the
-    checker process is given the package folder alone."""
-    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent}
-    for entry in kernel_sys_path():
-        if entry and os.path.isabs(entry) and os.path.exists(entry):
-            paths.add(Path(entry))
-    resolved = set()
-    for path in paths:
-        resolved.add(path)
-        resolved.add(path.resolve())
-    return sorted(resolved)
-
-
-def _is_within(path: Path, ancestor: Path) -> bool:
-    return path == ancestor or ancestor in path.parents
-
-
-@dataclass
-class BwrapLayout:
-    """The file system the kernel sees, as bubblewrap arguments."""
-    read_only: list[Path]
-    writable: list[Path]
-    workdir: Path
-    tmp_size_mb: int
-    hidden_roots: list[Path] = field(default_factory=list)
-    user_namespace: bool = True
-    # A writable path → where the sandbox shows it (by default, at its own path).
-    shown_at: dict[Path, Path] = field(default_factory=dict)
-
-    def visible_read_only(self) -> list[Path]:
-        """Read-only paths, minus any that would expose a hidden root (the course itself)."""
-        kept = []
-        for path in self.read_only:
-            if not path.exists():
-                continue
-            if any(_is_within(hidden, path) for hidden in self.hidden_roots):
-                continue
-            kept.append(path)
-        return kept
-
-    def args(self) -> list[str]:
-        args = [shutil.which("bwrap") or "bwrap",
-                "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-                "--hostname", "grader"]
-        if self.user_namespace:
-            args += ["--unshare-user", "--disable-userns"]
-        else:
-            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-                     "--cap-add", "CAP_SETPCAP"]
-        symlinks, mounts = [], []
-        for name in SYSTEM_DIRS:
-            host = Path("/") / name
-            if host.is_symlink():
-                symlinks += ["--symlink", os.readlink(host), str(host)]
-            elif host.is_dir():
-                mounts.append((host, "--ro-bind"))
-        mounts += [(Path("/etc") / name, "--ro-bind") for name in ETC_FILES
-                   if (Path("/etc") / name).exists()]
-        if Path("/sys/devices/system/cpu").is_dir():  # torch reads the CPU topology
-            mounts.append((Path("/sys/devices/system/cpu"), "--ro-bind"))
-        mounts += [(p, "--ro-bind") for p in self.visible_read_only()]
-        mounts += [(p, "--bind") for p in self.writable]
-        mounts = [(self.shown_at.get(path, path), path, kind) for path, kind in mounts]  # (inside, source, kind)
-        args += symlinks
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(self.tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-        # bubblewrap would create missing parents as 0700 root-owned directories.
-        created: set[Path] = {Path("/"), Path("/tmp"), Path("/proc"), Path("/dev")}
-        mounted: list[Path] = []
-        for path, source, kind in sorted(mounts, key=lambda m: str(m[0])):
-            for parent in reversed(path.parents):
-                if parent not in created and not any(_is_within(parent, m) for m in mounted):
-                    args += ["--perms", "0755", "--dir", str(parent)]
-                    created.add(parent)
-            args += [kind, str(source), str(path)]
-            mounted.append(path)
-        args += ["--remount-ro", "/", "--chdir", str(self.shown_at.get(self.workdir, self.workdir)), "--"]
-        return args
-
-
-@functools.lru_cache(maxsize=None)
-def namespaces_available(user_namespace: bool) -> tuple[bool, str]:
-    """Whether bubblewrap can build a sandbox here; with the reason when it cannot."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return False, "bubblewrap (bwrap) is not installed"
-    probe = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent",
-             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
-    if user_namespace:
-        probe += ["--unshare-user", "--disable-userns"]
-    try:
-        done = subprocess.run([*probe, "--", "true"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return False, f"bwrap could not run: {error}"
-    if done.returncode != 0:
-        return False, f"bwrap failed: {done.stderr.strip() or done.returncode}"
-    return True, ""
 
 
 def kernel_environment(home: str, tmp: str) -> dict[str, str]:
@@ -366,6 +262,9 @@ class SandboxKernelManager(AsyncKernelManager):
                               "per core: kernels started together then oversubscribe the cores)").tag(config=True)
     run_as_user = Unicode("nobody", help="account the kernel runs as when nbgrader runs as root "
                                          "(empty: stay root, no process limit)").tag(config=True)
+    fork_kernels = Bool(True, help="fork each Python kernel from a template that imported torch, matplotlib "
+                                   "and ipykernel once per grading process (namespaces mode only; "
+                                   "dropout_kit/engine/kernel_template.py)").tag(config=True)
 
     # Set by the caller before the start (SafeExecute): where the sandbox shows the kernel its
     # working directory, e.g. the autograded folder that directory is a scratch copy of, so
@@ -379,6 +278,7 @@ class SandboxKernelManager(AsyncKernelManager):
     _identity: Identity | None = None
     _handed_over: tuple[Path, int, int] | None = None
     _cgroup: KernelCgroup | None = None
+    fork_plan: ForkPlan | None = None  # this launch's, when the kernel is forked from a template
 
     @default("context")
     def _context_default(self) -> zmq.asyncio.Context:
@@ -461,11 +361,14 @@ class SandboxKernelManager(AsyncKernelManager):
         self.ip = str(self._workspace / "ipc")
         self.connection_file = str(self._workspace / "kernel.json")
         self._plan_launch(Path(kw.get("cwd") or os.getcwd()))
+        if self.provisioner is None:  # (kept on restarts) forks from a template or launches
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+            self.provisioner = SandboxProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
         return await super()._async_pre_start_kernel(**kw)
 
     def _plan_launch(self, workdir: Path) -> None:
         course = Path(self.course_root).resolve() if self.course_root else None
-        if course is not None and _is_within(workdir.resolve(), course):
+        if course is not None and is_within(workdir.resolve(), course):
             warn_once(self.log, "Sandbox: the kernel's working folder %s is inside the course: the "
                       "student's code can write there (SafeExecute gives its kernels a scratch copy)", workdir)
         self._launch_prefix, self._launch_env, self._identity = self.confinement(
@@ -478,6 +381,47 @@ class SandboxKernelManager(AsyncKernelManager):
             self._hand_over(workdir.resolve())
         if self.effective_mode() != "off":
             self._cgroup = self.kernel_cgroups().place(pids_max=self.max_processes)
+        self.fork_plan = self._plan_fork(workdir.resolve())
+
+    def _plan_fork(self, workdir: Path) -> ForkPlan | None:
+        """How this kernel is forked from the template, or None: started as before (another
+        language, no namespaces, folders outside the temporary folder the template sees, a
+        working folder shown where the template has no place for it)."""
+        if not self.fork_kernels or self.other_language or self.effective_mode() != "namespaces":
+            return None
+        tmp_root = Path(tempfile.gettempdir()).resolve()
+        if not (is_within(workdir, tmp_root) and is_within(self._workspace.resolve(), tmp_root)):
+            return None
+        course = Path(self.course_root).resolve() if self.course_root else None
+        runtime = [*python_runtime_paths(), *map(Path, self.read_only_paths)]
+        # Where forks may show their folder (nbgrader's autograded/ in the course): a mount
+        # point the template's sandbox makes empty, unless the runtime lies inside it.
+        shown_base = course / "autograded" if course is not None else None
+        if shown_base is not None and any(is_within(p.resolve(), shown_base) for p in runtime):
+            shown_base = None
+        # A fork makes its shown folder inside a tmpfs of its own (see template.prepare).
+        shown = Path(self.workdir_shown).resolve() if self.workdir_shown else None
+        own_tmpfs = [Path("/tmp"), tmp_root, *([shown_base] if shown_base else [])]
+        if shown is not None and not any(is_within(shown, root) and shown != root for root in own_tmpfs):
+            return None
+        layout = BwrapLayout(read_only=runtime, writable=[tmp_root], workdir=tmp_root,
+                             tmp_size_mb=self.tmp_size_mb, hidden_roots=[course] if course else [],
+                             user_namespace=os.geteuid() != 0, nested_namespaces=True,
+                             empty_dirs=[shown_base] if shown_base else [])
+        template_env = single_threaded(kernel_environment(SANDBOX_HOME, "/tmp"), self.threads)
+        return ForkPlan(
+            template=TemplatePlan(prefix=tuple(layout.args()), env=tuple(sorted(template_env.items()))),
+            settings={
+                "workspace": str(self._workspace.resolve()), "workdir": str(workdir),
+                "shown": str(shown) if shown else None,
+                "hidden": [str(tmp_root), *([str(shown_base)] if shown_base else [])],
+                "tmp_size_mb": self.tmp_size_mb, "rlimits": self.limits.rlimits(), "nice": self.nice,
+                "uid": self._identity.uid if self._identity else None,
+                "gid": self._identity.gid if self._identity else None,
+                "env": {**(self._launch_env or {}), **(self.kernel_spec.env or {})},
+                "connection_file": self.connection_file,
+            },
+            admit=self._cgroup.admit if self._cgroup is not None else (lambda pid: None))
 
     def confinement(self, workdir: Path, scratch: Path, read_only: list[Path], writable: list[Path],
                     shown: Path | None = None) -> tuple[list[str], dict[str, str], Identity | None]:
@@ -529,7 +473,7 @@ class SandboxKernelManager(AsyncKernelManager):
         or every student scores 0."""
         course = Path(self.course_root).resolve() if self.course_root else None
         for path in paths:
-            if course is None or not _is_within(path.resolve(), course):
+            if course is None or not is_within(path.resolve(), course):
                 continue
             mode = path.stat().st_mode
             if not (mode & stat.S_IROTH and (not path.is_dir() or mode & stat.S_IXOTH)):
