@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -68,11 +70,12 @@ print(json.dumps(left))
 
 
 class Kernel:
-    """A grading kernel of the course's manager, started in its own folder."""
+    """A grading kernel of the course's manager, started in a folder of its own in the
+    temporary folder (where SafeExecute puts a kernel's folder, and the template sees)."""
 
-    def __init__(self, workdir: Path):
-        workdir.mkdir()
-        self.workdir = workdir
+    def __init__(self):
+        self.workdir = Path(tempfile.mkdtemp(prefix="forked-kernel-test-")) / "work"
+        self.workdir.mkdir()
         config = Config()
         config.SandboxKernelManager.mode = "namespaces"
         self.manager = SandboxKernelManager(config=config)
@@ -94,13 +97,14 @@ class Kernel:
         self.client.stop_channels()
         await self.manager.shutdown_kernel(now=True)
         await self.manager.cleanup_resources()
+        shutil.rmtree(self.workdir.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def two_kernels(tmp_path_factory) -> dict:
+def two_kernels() -> dict:
     """What the first kernel left and what the second, forked while it ran, saw."""
     async def scenario():
-        first, second = Kernel(tmp_path_factory.mktemp("first") / "work"), Kernel(tmp_path_factory.mktemp("second") / "work")
+        first, second = Kernel(), Kernel()
         await first.start()
         try:
             left = await first.run(LEAVE_BEHIND)
@@ -189,3 +193,20 @@ def test_an_unprivileged_account_forks_its_kernels_in_a_user_namespace_of_its_ow
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["forked"], done.stderr[-3000:]
     assert result["printed"] == "65534 1 ['65534', '65534', '1'] -1 True"
+
+
+def test_a_template_that_cannot_start_leaves_kernels_started_afresh(caplog):
+    """A template whose imports fail (an environment without one of them): one warning, and
+    the kernel starts as before and works."""
+    async def scenario():
+        kernel = Kernel()
+        kernel.manager.template_imports = ["torch", "no_module_of_this_name"]
+        await kernel.start()
+        try:
+            return kernel.manager.provisioner.process, await kernel.run("import os\nprint(json.dumps(os.getpid()))")
+        finally:
+            await kernel.stop()
+    process, pid = asyncio.run(scenario())
+    assert not isinstance(process, ForkedProcess) and pid != 1
+    [warning] = [r.getMessage() for r in caplog.records if "Kernel template" in r.getMessage()]
+    assert "no_module_of_this_name" in warning and "kernels started afresh" in warning

@@ -211,6 +211,9 @@ class KernelTemplate:
         except ValueError:
             self.close()
             raise ForkFailed(f"the kernel template did not start ({ready or 'no answer'})") from None
+        if "error" in self.report:
+            self.close()
+            raise ForkFailed(f"the kernel template could not preload its modules ({self.report['error']})")
         unsafe = [name for name in ("zmq context", "event loop", "kernel app") if self.report.get(name)]
         if self.report.get("tasks") != 1 or unsafe:  # a fork copies one thread; the rest is shared
             self.close()

@@ -74,7 +74,7 @@ from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode, default
 
 from dropout_kit import tempfolders
 from dropout_kit.engine.kernel_cgroup import KernelCgroup, KernelCgroups, lower_priority_command
-from dropout_kit.engine.kernel_template import ForkPlan, SandboxProvisioner, TemplatePlan
+from dropout_kit.engine.kernel_template import PRELOADED, ForkPlan, SandboxProvisioner, TemplatePlan
 from dropout_kit.engine.sandbox_layout import BwrapLayout, is_within, namespaces_available, python_runtime_paths
 
 MODES = ("auto", "namespaces", "rlimits", "off")
@@ -265,6 +265,8 @@ class SandboxKernelManager(AsyncKernelManager):
     fork_kernels = Bool(True, help="fork each Python kernel from a template that imported torch, matplotlib "
                                    "and ipykernel once per grading process (namespaces mode only; "
                                    "dropout_kit/engine/kernel_template.py)").tag(config=True)
+    template_imports = List(Unicode(), default_value=list(PRELOADED),
+                            help="what the kernel template imports before it forks kernels").tag(config=True)
 
     # Set by the caller before the start (SafeExecute): where the sandbox shows the kernel its
     # working directory, e.g. the autograded folder that directory is a scratch copy of, so
@@ -410,7 +412,8 @@ class SandboxKernelManager(AsyncKernelManager):
                              empty_dirs=[shown_base] if shown_base else [])
         template_env = single_threaded(kernel_environment(SANDBOX_HOME, "/tmp"), self.threads)
         return ForkPlan(
-            template=TemplatePlan(prefix=tuple(layout.args()), env=tuple(sorted(template_env.items()))),
+            template=TemplatePlan(prefix=tuple(layout.args()), env=tuple(sorted(template_env.items())),
+                                  imports=tuple(self.template_imports)),
             settings={
                 "workspace": str(self._workspace.resolve()), "workdir": str(workdir),
                 "shown": str(shown) if shown else None,

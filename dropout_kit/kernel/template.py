@@ -352,9 +352,13 @@ def fork_safety(imported):
 
 def main():
     control = socket.socket(fileno=int(sys.argv[1]))
-    report = fork_safety(preload(json.loads(sys.argv[2])))
+    try:
+        report = fork_safety(preload(json.loads(sys.argv[2])))
+    except BaseException as error:  # noqa: BLE001 - told to the grading process; the template ends
+        report = {"error": f"{type(error).__name__}: {error}"}
     control.sendall((json.dumps(report) + "\n").encode())
-    serve(control)
+    if "error" not in report:
+        serve(control)
 
 
 if __name__ == "__main__":
