@@ -410,6 +410,10 @@ class SandboxKernelManager(AsyncKernelManager):
                              tmp_size_mb=self.tmp_size_mb, hidden_roots=[course] if course else [],
                              user_namespace=os.geteuid() != 0, nested_namespaces=True,
                              empty_dirs=[shown_base] if shown_base else [])
+        # What the fork covers with its own empty file systems must not take the runtime
+        # along (a Python environment in a clone under /tmp): those mounts are brought back.
+        under_covers = [p for p in layout.visible_read_only() if any(is_within(p, root) for root in own_tmpfs)]
+        keep = [p for p in under_covers if not any(q != p and is_within(p, q) for q in under_covers)]
         template_env = single_threaded(kernel_environment(SANDBOX_HOME, "/tmp"), self.threads)
         return ForkPlan(
             template=TemplatePlan(prefix=tuple(layout.args()), env=tuple(sorted(template_env.items())),
@@ -418,6 +422,7 @@ class SandboxKernelManager(AsyncKernelManager):
                 "workspace": str(self._workspace.resolve()), "workdir": str(workdir),
                 "shown": str(shown) if shown else None,
                 "hidden": [str(tmp_root), *([str(shown_base)] if shown_base else [])],
+                "keep": sorted(map(str, keep)),
                 "tmp_size_mb": self.tmp_size_mb, "rlimits": self.limits.rlimits(), "nice": self.nice,
                 "uid": self._identity.uid if self._identity else None,
                 "gid": self._identity.gid if self._identity else None,

@@ -4,22 +4,23 @@ dropout_kit.engine.kernel_template builds for it, with its source passed by `-c`
 package is not in the sandbox, so this file uses the standard library and what it preloads.
 
 The template itself never runs anything of a student. Each fork enters namespaces of its own
-(user when the grading account is not root, mount, PID, network, IPC, host name), sees a
-file system in which only its own folders are writable and nothing of other kernels exists,
-drops its privileges and resource limits to those of today's kernels, and only then becomes
-an IPython kernel.
+(user, mount, PID, network, IPC, host name), sees a file system in which only its own folders
+are writable and nothing of other kernels exists, drops its privileges and resource limits to
+those of a kernel started by bubblewrap, and only then becomes an IPython kernel.
 
 Control socket (the file descriptor in argv[1], from the grading process):
-  template → grading process: one JSON line {"tasks": n, "imported": [...]} once preloaded.
+  template → grading process: one JSON line once preloaded: what fork_safety reports, or
+    {"error": ...} when an import failed (the template then ends).
   grading process → template: one byte with one descriptor (SCM_RIGHTS), a channel for one
   kernel. The template forks and closes its copy: it never reads a kernel's settings, so
   nothing of one submission (not even a student's name in a path) stays in its memory.
 A kernel's channel, from the fork's side:
-  ← one JSON line: its settings (see `Settings`)
-  → "pid" with SCM_CREDENTIALS: the kernel translates the pid into the grading process's
+  ← one JSON line: its settings (what `prepare` and `run_kernel` read)
+  → "pid" with SCM_CREDENTIALS: Linux translates the pid into the grading process's
     namespace, which places that process in the kernel's cgroups
   ← "go"
   → "ok" once ready to start the kernel, or "error <text>"
+  → "exit <code>" from the fork's first process once the kernel has ended
 """
 import ctypes
 import gc
@@ -209,15 +210,13 @@ def write(path, text):
 
 
 def prepare(settings, root):
-    """The kernel's own view, privileges and limits, as today's sandbox gives them."""
-    try:
-        libc.unshare(CLONE_NEWCGROUP)  # rooted at the cgroup the grading process placed it in
-    except OSError:
-        pass
+    """The kernel's own view, privileges and limits, as a kernel started by bubblewrap has them."""
+    libc.unshare(CLONE_NEWCGROUP)  # rooted at its cgroups (as --unshare-cgroup-try: may fail)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     workspace, workdir = settings["workspace"], settings["workdir"]
     shown = settings.get("shown") or workdir
-    trees = [(clone_tree(workspace), workspace), (clone_tree(workdir), shown)]
+    trees = [(clone_tree(workspace), workspace), (clone_tree(workdir), shown),
+             *((clone_tree(path), path) for path in settings["keep"])]  # the runtime under /tmp
     tmp_options = f"mode=1777,size={settings['tmp_size_mb']}m"
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_options)
     for hidden in settings["hidden"]:  # the grading process's temporary folder, the course
