@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("checks", "training_mode", "verdicts", "sandbox", "budgets", "batch", "dask", "isolation", "on_submission", "audit")
+BENCHMARKS = ("checks", "training_mode", "verdicts", "sandbox", "budgets", "batch", "dask", "kernel_start", "isolation",
+              "on_submission", "audit")
 
 
 def main(argv: list[str]) -> int:
