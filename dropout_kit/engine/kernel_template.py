@@ -205,7 +205,7 @@ class KernelTemplate:
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=dict(plan.env), cwd="/")
         finally:
             theirs.close()
-        ready = self._read_line(START_SECONDS)
+        ready = _read_line(self._control, START_SECONDS)
         try:
             self.report = json.loads(ready)
         except ValueError:
@@ -232,16 +232,6 @@ class KernelTemplate:
     def kernels_running(self) -> bool:
         return any(kernel.poll() is None for kernel in list(self._kernels))
 
-    def _read_line(self, seconds: float) -> str:
-        data, deadline = b"", time.monotonic() + seconds
-        while not data.endswith(b"\n") and time.monotonic() < deadline:
-            if select.select([self._control], [], [], 0.2)[0]:
-                chunk = self._control.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return data.decode(errors="replace").strip()
-
     def alive(self) -> bool:
         return self._process.poll() is None
 
@@ -261,7 +251,7 @@ class KernelTemplate:
             try:
                 admit(pid)
                 ours.sendall(b"go\n")
-                answer = _read_line(ours)
+                answer = _read_line(ours, FORK_SECONDS)
             except BaseException:
                 os.close(pidfd)
                 raise
@@ -301,13 +291,15 @@ class KernelTemplate:
             self._process.wait()
 
 
-def _read_line(channel: socket.socket) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = channel.recv(4096)
-        if not chunk:
-            break
-        data += chunk
+def _read_line(channel: socket.socket, seconds: float) -> str:
+    """One line from `channel`, or what came before it ended or `seconds` passed."""
+    data, deadline = b"", time.monotonic() + seconds
+    while not data.endswith(b"\n") and time.monotonic() < deadline:
+        if select.select([channel], [], [], 0.2)[0]:
+            chunk = channel.recv(65536)
+            if not chunk:
+                break
+            data += chunk
     return data.decode(errors="replace").strip()
 
 
