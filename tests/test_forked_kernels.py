@@ -210,3 +210,27 @@ def test_a_template_that_cannot_start_leaves_kernels_started_afresh(caplog):
     assert not isinstance(process, ForkedProcess) and pid != 1
     [warning] = [r.getMessage() for r in caplog.records if "Kernel template" in r.getMessage()]
     assert "no_module_of_this_name" in warning and "kernels started afresh" in warning
+
+
+def test_a_fork_that_does_not_answer_is_stopped_and_a_fresh_kernel_takes_its_place(caplog, monkeypatch):
+    """A forked kernel that never answers (here an IPython start-up file that waits in forked
+    kernels only, the first process of their namespace) is stopped after READY_SECONDS, with
+    what its threads were doing (as Linux tells) in the warning; a fresh kernel serves the
+    submission."""
+    monkeypatch.setattr(kernel_template, "READY_SECONDS", 3)
+
+    async def scenario():
+        kernel = Kernel()
+        startup = kernel.workdir / "ipython" / "profile_default" / "startup"
+        startup.mkdir(parents=True)
+        (startup / "00-wait.py").write_text("import os, time\nif os.getpid() == 1:\n    time.sleep(600)\n")
+        kernel.manager.kernel_spec.env = {"IPYTHONDIR": str(kernel.workdir / "ipython")}
+        await kernel.start()
+        try:
+            return kernel.manager.provisioner.process, await kernel.run("import os\nprint(json.dumps(os.getpid()))")
+        finally:
+            await kernel.stop()
+    process, pid = asyncio.run(scenario())
+    assert not isinstance(process, ForkedProcess) and pid != 1
+    [warning] = [r.getMessage() for r in caplog.records if "Kernel template" in r.getMessage()]
+    assert "a forked kernel did not answer" in warning and "hrtimer_nanosleep" in warning  # its sleep

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import hashlib
 import json
 import logging
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.provisioning import LocalProvisioner
 
 from dropout_kit.kernel import template as template_module
@@ -54,6 +56,7 @@ PRELOADED = ("numpy", "torch", "matplotlib", "matplotlib.figure", "matplotlib.fo
              "ipykernel.kernelapp", "ipykernel.ipkernel", "IPython.core.interactiveshell")
 START_SECONDS = 120
 FORK_SECONDS = 30
+READY_SECONDS = 20  # a fork answers in about 0.5 s on a busy machine; nbclient waits 60 s
 IDLE_SECONDS = 600
 
 log = logging.getLogger(__name__)
@@ -103,16 +106,48 @@ class SandboxProvisioner(LocalProvisioner):
             try:
                 template = await asyncio.to_thread(template_for, plan.template)
                 self.process = await asyncio.to_thread(template.fork, plan.settings, plan.admit)
+                self.pid, self.pgid = self.process.pid, None
+                await self._confirm_ready()
             except ForkFailed as error:
                 warn_fresh_kernels(self.parent.log, str(error))
+                self.process = self.pid = None
             else:
-                self.pid, self.pgid = self.process.pid, None
                 self.cwd = kwargs.get("cwd")
                 return self.connection_info
         return await super().launch_kernel(cmd, **kwargs)
 
+    async def _confirm_ready(self) -> None:
+        """Waits for the forked kernel's first reply. A fork that does not answer within
+        READY_SECONDS is stopped (ForkFailed, with what Linux says it is doing) so that a fresh
+        kernel takes its place within the caller's start-up time."""
+        client = AsyncKernelClient(parent=self.parent)  # its liveness check asks our poll()
+        client.load_connection_info(self.connection_info)
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=READY_SECONDS)
+        except RuntimeError as error:
+            state = describe_process(self.process.pid)
+            self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(self.process.wait, 5)
+            raise ForkFailed(f"a forked kernel did not answer ({error}; {state})") from error
+        finally:
+            client.stop_channels()
+
 
 _warned: set[str] = set()
+
+
+def describe_process(pid: int) -> str:
+    """What Linux says process `pid` and its threads are doing (for the log)."""
+    threads = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        try:
+            stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            threads.append(f"{task.name} {stat[0]} {(task / 'wchan').read_text() or '-'}")
+        except OSError:
+            pass
+    return "threads: " + (", ".join(threads) if threads else "none")
 
 
 def warn_fresh_kernels(logger, reason: str) -> None:
@@ -150,7 +185,7 @@ class ForkedProcess:
 
     def _read(self, seconds: float) -> None:
         with self._reading:
-            if self._channel is not None and select.select([self._channel], [], [], seconds)[0]:
+            if self._channel is not None and _readable(self._channel, seconds):
                 self._read_ready()
 
     def _read_ready(self) -> None:
@@ -291,11 +326,19 @@ class KernelTemplate:
             self._process.wait()
 
 
+def _readable(channel: socket.socket, seconds: float) -> bool:
+    """Whether `channel` has data or has ended within `seconds` (poll: a long-lived grading
+    process may hold descriptors past select's 1024)."""
+    waiter = select.poll()
+    waiter.register(channel, select.POLLIN)
+    return bool(waiter.poll(seconds * 1000))
+
+
 def _read_line(channel: socket.socket, seconds: float) -> str:
     """One line from `channel`, or what came before it ended or `seconds` passed."""
     data, deadline = b"", time.monotonic() + seconds
     while not data.endswith(b"\n") and time.monotonic() < deadline:
-        if select.select([channel], [], [], 0.2)[0]:
+        if _readable(channel, 0.2):
             chunk = channel.recv(65536)
             if not chunk:
                 break
