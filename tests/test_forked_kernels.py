@@ -234,3 +234,23 @@ def test_a_fork_that_does_not_answer_is_stopped_and_a_fresh_kernel_takes_its_pla
     assert not isinstance(process, ForkedProcess) and pid != 1
     [warning] = [r.getMessage() for r in caplog.records if "Kernel template" in r.getMessage()]
     assert "a forked kernel did not answer" in warning and "hrtimer_nanosleep" in warning  # its sleep
+
+
+def test_the_template_outlives_the_event_loop_that_started_it():
+    """bubblewrap's --die-with-parent ends a sandbox when the *thread* that started it ends,
+    and asyncio.run ends its executor's threads: the template, started from a thread of its
+    own, serves the kernels of a later event loop too."""
+    async def one_kernel():
+        kernel = Kernel()
+        await kernel.start()
+        try:
+            return kernel.manager.provisioner.process
+        finally:
+            await kernel.stop()
+
+    first = asyncio.run(one_kernel())
+    templates = list(kernel_template._templates.values())
+    second = asyncio.run(one_kernel())
+    assert isinstance(first, ForkedProcess) and isinstance(second, ForkedProcess)
+    assert templates and all(template.alive() for template in templates)
+    assert list(kernel_template._templates.values()) == templates

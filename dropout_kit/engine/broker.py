@@ -32,7 +32,7 @@ import dropout_kit
 from dropout_kit import tempfolders
 from dropout_kit.cells import grade_call, grade_id
 from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult, cell_score, report
-from dropout_kit.engine.sandbox_layout import python_runtime_paths
+from dropout_kit.engine.sandbox_layout import launch_kept, python_runtime_paths
 from dropout_kit.process_exit import on_process_exit
 from dropout_kit.kernel import agent as agent_module
 
@@ -134,36 +134,12 @@ class CheckerServer:
         self.control.settimeout(self.START_SECONDS)
         self._log_path = self._scratch / "server.log"
         with theirs, self._log_path.open("wb") as errors:
-            self.process = self._launch(dict(
+            self.process = launch_kept(dict(
                 args=[*prefix, sys.executable, "-I", "-c", boot, str(grader_tests), str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=errors, stderr=errors,
                 env=env, cwd=str(grader_tests)))
         self._lock = threading.Lock()
         log.info("checker server started for %s", grader_tests)
-
-    @staticmethod
-    def _launch(popen_args: dict) -> subprocess.Popen:
-        """Starts the server from a thread that lives as long as it: the sandbox ends its
-        processes when the thread that started them ends (bubblewrap's --die-with-parent),
-        and the threads of an event loop's executor come and go."""
-        launched: list = []
-        ready = threading.Event()
-
-        def keeper():
-            try:
-                launched.append(subprocess.Popen(**popen_args))
-            except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
-                launched.append(error)
-                return
-            finally:
-                ready.set()
-            launched[0].wait()
-
-        threading.Thread(target=keeper, name="dropout-kit-checker-server", daemon=True).start()
-        ready.wait()
-        if isinstance(launched[0], BaseException):
-            raise launched[0]
-        return launched[0]
 
     @property
     def running(self) -> bool:

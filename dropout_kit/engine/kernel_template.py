@@ -19,8 +19,10 @@ kernel's channel is handed over as a file descriptor and read by the fork alone.
 
 The template is made again when what it preloads could differ (KernelTemplate.key: its
 source, the sandbox, the environment variables, the imports and the Python packages'
-folders), and stops with the grading process (bubblewrap's --die-with-parent; every fork is
-inside its PID namespace and ends with it). A template that cannot start, or a fork that
+folders), and stops with the grading process (bubblewrap's --die-with-parent, started from a
+thread that lives as long as the template: sandbox_layout.launch_kept; every fork is inside
+its PID namespace and ends with it). A fork that does not answer within READY_SECONDS is
+stopped and replaced by a fresh kernel. A template that cannot start, or a fork that
 fails, leaves that grading process with today's kernels and one warning: never a wrong grade.
 """
 from __future__ import annotations
@@ -48,6 +50,7 @@ from typing import Callable
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.provisioning import LocalProvisioner
 
+from dropout_kit.engine.sandbox_layout import launch_kept
 from dropout_kit.kernel import template as template_module
 
 # What a grading kernel imports before or during the course's cells; pyplot and matplotlib's
@@ -234,10 +237,10 @@ class KernelTemplate:
         self._control, self._lock = ours, threading.Lock()
         started = time.monotonic()
         try:
-            self._process = subprocess.Popen(
-                [*plan.prefix, sys.executable, "-I", "-c", Path(template_module.__file__).read_text(),
-                 str(theirs.fileno()), json.dumps(list(plan.imports))],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=dict(plan.env), cwd="/")
+            self._process = launch_kept(dict(
+                args=[*plan.prefix, sys.executable, "-I", "-c", Path(template_module.__file__).read_text(),
+                      str(theirs.fileno()), json.dumps(list(plan.imports))],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=dict(plan.env), cwd="/"))
         finally:
             theirs.close()
         ready = _read_line(self._control, START_SECONDS)

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,31 @@ ETC_FILES = (
     "group", "nsswitch.conf", "alternatives", "mime.types", "fonts", "ssl",
 )
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+def launch_kept(popen_args: dict) -> subprocess.Popen:
+    """subprocess.Popen(**popen_args) from a thread that lives as long as the process: a
+    sandbox ends its processes when the *thread* that started it ends (bubblewrap's
+    --die-with-parent is PR_SET_PDEATHSIG), and the threads of an event loop's executor come
+    and go (asyncio.run ends its executor's threads)."""
+    launched: list = []
+    ready = threading.Event()
+
+    def keeper():
+        try:
+            launched.append(subprocess.Popen(**popen_args))
+        except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
+            launched.append(error)
+            return
+        finally:
+            ready.set()
+        launched[0].wait()
+
+    threading.Thread(target=keeper, name="dropout-kit-sandbox-keeper", daemon=True).start()
+    ready.wait()
+    if isinstance(launched[0], BaseException):
+        raise launched[0]
+    return launched[0]
 
 
 @functools.lru_cache(maxsize=None)
