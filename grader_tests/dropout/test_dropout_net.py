@@ -54,18 +54,17 @@ above MIN_R2 (reported there with the distance in standard deviations).
 """
 import ast
 import math
-from dataclasses import dataclass
 
 import pytest
 import torch
 
 import lecture
+from networks import GRID, RECOMPUTED, Linears, finite_state, has_nan, linears, weights
 from dropout_kit.checking import TRAINING, OverBudget, defined, describe_error, fail, is_kind, measure, real_tensor, seeded
 from dropout_kit.checks.remote import TorchFunction
 from dropout_kit.stats import FALSE_FAIL, binomial_bounds
 
 P = lecture.DROPOUT_P
-GRID = torch.linspace(0, 1, 200).reshape(-1, 1)
 # Re-run targets; see benchmarks/checks.py for the R² a correct net reaches on them.
 MIN_R2 = 0.8
 # The output variance dropout adds on the training inputs, relative to the re-run targets'
@@ -74,9 +73,6 @@ MAX_DROPOUT_NOISE = 0.6
 # A net of the lecture's shape has ~50 000 active hidden values on GRID (200 points ×
 # 512 units, about half active); fewer than this cannot show the dropout rate.
 MIN_ACTIVE = 1000
-# How closely the kernel's outputs must agree with the checker's computation from the
-# net's weights (the same float32 operations, so in practice exactly).
-RECOMPUTED = dict(rtol=1e-5, atol=1e-6)
 # Hidden units whose pre-activation W1·x + b1 is within MARGIN of 0 are not judged: there
 # a last-bit difference between the kernel's and the checker's arithmetic decides the ReLU.
 MARGIN = 1e-4
@@ -86,76 +82,6 @@ SCALED = dict(rtol=1e-4, atol=1e-5)
 
 def retarget(xtr):
     return 0.5 * torch.sin(2 * math.pi * xtr)
-
-
-@dataclass
-class Linears:
-    """The net's input and output layers, found in its state dict by their shapes."""
-    first: str  # module path of Linear(1→h)
-    last: str  # module path of Linear(h→1)
-    w1: torch.Tensor
-    b1: torch.Tensor | None
-    w2: torch.Tensor
-    b2: torch.Tensor | None
-
-    def hidden(self, x):
-        """W1·x + b1, computed here."""
-        return torch.nn.functional.linear(x.to(self.w1.dtype), self.w1, self.b1)
-
-    def output(self, hidden):
-        return torch.nn.functional.linear(hidden.to(self.w2.dtype), self.w2, self.b2)
-
-    def evaluation(self, x):
-        """The net's evaluation-mode output, computed here: Linear → ReLU → Linear."""
-        return self.output(torch.relu(self.hidden(x)))
-
-
-def weights(state) -> dict[str, tuple[int, int]]:
-    """Module path → (in, out) of every 2-d weight in a state dict (the Linear layers)."""
-    found = {}
-    for key, value in state.items():
-        path, _, name = key.rpartition(".")
-        if name == "weight" and isinstance(value, torch.Tensor) and value.dim() == 2:
-            found[path] = (value.shape[1], value.shape[0])
-    return found
-
-
-def bias(state, path, size):
-    value = state.get(f"{path}.bias" if path else "bias")
-    if value is None:
-        return None
-    if not isinstance(value, torch.Tensor) or tuple(value.shape) != (size,):
-        fail(f"net 의 `{path}.bias` shape 이 ({size},) 이 아닙니다.")
-    return value
-
-
-def linears(state, whose="net") -> Linears:
-    """The input layer Linear(1→h) and output layer Linear(h→1) in `state`, or a failed check."""
-    found = weights(state)
-    firsts = [p for p, (i, o) in found.items() if i == 1 and o != 1]
-    lasts = [p for p, (i, o) in found.items() if o == 1 and i != 1]
-    if len(firsts) != 1:
-        fail(f"{whose} 에서 입력층 Linear(1→512) 을 (하나만) 찾지 못했습니다.")
-    if len(lasts) != 1:
-        fail(f"{whose} 에서 출력층 Linear(512→1) 을 (하나만) 찾지 못했습니다.")
-    first, last = firsts[0], lasts[0]
-    h = found[first][1]
-    if found[last][0] != h:
-        fail(f"{whose} 의 입력층 출력 노드 수({h})와 출력층 입력 노드 수({found[last][0]})가 다릅니다.")
-    w1, w2 = (state[f"{p}.weight" if p else "weight"] for p in (first, last))
-    return Linears(first, last, w1, bias(state, first, h), w2, bias(state, last, 1))
-
-
-def has_nan(state) -> bool:
-    return any(v.is_floating_point() and bool(torch.isnan(v).any()) for v in state.values()
-               if isinstance(v, torch.Tensor))
-
-
-def finite_state(state, whose="net"):
-    if any(v.is_floating_point() and not bool(torch.isfinite(v).all()) for v in state.values()
-           if isinstance(v, torch.Tensor)):
-        fail(f"{whose} 의 가중치에 NaN 이나 inf 값이 있습니다.")
-    return state
 
 
 def pass_on_grid(net, training, layers: Linears | None = None, repeat=1):

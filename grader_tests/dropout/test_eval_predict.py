@@ -1,6 +1,19 @@
 """Part 4, the evaluation-mode prediction.
 
-The student's eval_predict cell is re-run on a network of the lecture's architecture
+What the notebook itself computed is judged first, from the values its own run left and the
+checker's computation from them: `yhat_test` must be the evaluation-mode output of the
+notebook's `net` on its `xtest`, computed here from that net's weights
+(W2·ReLU(W1·x + b1) + b2), and `mse_eval` the MSE of that `yhat_test` against its `ytest`.
+A cell that behaves one way in the notebook and another when re-run (a fabricated
+`mse_eval`, a forgotten `net.eval()`) loses these points whatever its re-runs do; one that
+predicts in evaluation mode only when re-run loses the evaluation-mode check too, and the
+lecture's claim is compared only once the notebook's own values are right. This is
+judged where the notebook's test split is the lecture's (as part 1 requires) and its net is
+the lecture's Linear → ReLU → Linear (found in its state dict by shape, and its
+evaluation-mode pass on the lecture's x range equal to the checker's computation, as part 3
+requires); otherwise parts 1 and 3 lose the points, not this part.
+
+The student's eval_predict cell is also re-run on a network of the lecture's architecture
 (the checker's own, sent as layers and weights, in training mode) and the lecture's test
 data, so this part is judged on its own, whatever the earlier parts did. Everything is
 judged from values compared with the checker's own computation of that network, never from
@@ -22,12 +35,15 @@ the seed they chose. It is judged once the prediction itself is right, so it nev
 randomness of its own.
 """
 import copy
+import math
 
 import pytest
 import torch
 
 import lecture
-from dropout_kit.checking import defined, describe_error, fail, finite_float, is_kind, real_tensor, seeded
+from dropout_kit.checking import (MISSING, OverBudget, defined, describe_error, fail, finite_float, is_kind,
+                                  real_tensor, seeded, type_name)
+from networks import GRID, RECOMPUTED, Linears, find_linears
 
 OUTPUTS = ("yhat_test", "mse_eval")
 # The kernel's outputs against the checker's: the same float32 operations, so in practice equal.
@@ -127,35 +143,109 @@ def mse_problem(run):
     return None
 
 
+@pytest.fixture(scope="module")
+def notebook_values(student):
+    """What the notebook's own run left for this part, with what the checker computes for it
+    from that run's net and test data; None when there is nothing to judge it against (a
+    split other than the lecture's, a net other than the lecture's: parts 1 and 3 lose those
+    points, and a prediction made from them is not held against this part)."""
+    xtest, ytest, net = (student.get(name) for name in ("xtest", "ytest", "net"))
+    split = lecture.split()
+    if not (all(isinstance(v, torch.Tensor) and v.dtype == split[name].dtype and torch.equal(v, split[name])
+                for v, name in ((xtest, "xtest"), (ytest, "ytest"))) and is_kind(net, torch.nn.Module)):
+        return None
+    layers = find_linears(net.state())
+    if not isinstance(layers, Linears) or not lecture_evaluation(net, layers):
+        return None
+    values = {name: student.get(name) for name in OUTPUTS}
+    return dict(values, xtest=xtest, ytest=ytest, expected=layers.evaluation(xtest))
+
+
+def lecture_evaluation(net, layers: Linears) -> bool:
+    """Whether the net's evaluation-mode pass on GRID is Linear → ReLU → Linear of its weights."""
+    try:
+        done = net.forward(GRID, training=False)
+    except OverBudget:  # part 3's same pass says so
+        return False
+    return (done.error is None and isinstance(done.outputs[0], torch.Tensor)
+            and done.outputs[0].shape == (len(GRID), 1) and bool(torch.isfinite(done.outputs[0]).all())
+            and torch.allclose(done.outputs[0].to(layers.w1.dtype), layers.evaluation(GRID), **RECOMPUTED))
+
+
+def notebook_prediction_problem(values):
+    if values is None:
+        return None
+    yhat, expected = values["yhat_test"], values["expected"]
+    if yhat is MISSING:
+        return "노트북을 실행했을 때 yhat_test 가 만들어지지 않았습니다 (eval_predict 셀이 오류 없이 실행되는지 확인하세요)."
+    if not same(yhat, expected):
+        gap = ((yhat.detach().to(expected.dtype) - expected).abs().max().item()
+               if isinstance(yhat, torch.Tensor) and yhat.shape == expected.shape else float("nan"))
+        return (f"노트북을 실행했을 때 만든 yhat_test 가 그때의 net 의 가중치로 계산한 평가모드 예측 "
+                f"net(xtest) 와 다릅니다 (최대 차이 {gap:.3g}). eval_predict 셀에서 net.eval() 을 한 뒤 "
+                "net(xtest) 로 예측하세요.")
+    return None
+
+
+def notebook_mse_problem(values):
+    if values is None or not isinstance(values["yhat_test"], torch.Tensor):
+        return None
+    mse = values["mse_eval"]
+    if mse is MISSING:
+        return "노트북을 실행했을 때 mse_eval 이 만들어지지 않았습니다 (eval_predict 셀이 오류 없이 실행되는지 확인하세요)."
+    yhat = values["yhat_test"].detach()
+    if not yhat.is_floating_point() or yhat.is_complex() or not bool(torch.isfinite(yhat).all()):
+        return None  # the prediction's check says what is wrong with it
+    expected = torch.nn.functional.mse_loss(yhat, values["ytest"].to(yhat.dtype)).item()
+    if not (isinstance(mse, float) and math.isfinite(mse)
+            and abs(mse - expected) <= 1e-6 * max(expected, 1e-12) + 1e-12):
+        shown = f"{mse:.6g}" if isinstance(mse, float) else type_name(mse)
+        return (f"노트북을 실행했을 때의 mse_eval ({shown}) 이 그때의 yhat_test 와 ytest 의 MSE "
+                f"{expected:.6g} 와 다릅니다. eval_predict 셀에서 yhat_test 와 ytest 로 계산한 float 이어야 합니다.")
+    return None
+
+
+def told_apart_problem(run, expected, values):
+    """The cell predicts in evaluation mode when re-run, but the notebook's own prediction is
+    not its net's evaluation-mode output: the cell does something else in the notebook."""
+    if run.error is None and prediction_problem(run, expected) is None and notebook_prediction_problem(values):
+        return ("eval_predict 셀을 검사에서 다시 실행하면 평가모드로 예측하지만, 노트북을 실행했을 때 만든 "
+                "yhat_test 는 그때의 net 의 평가모드 예측이 아닙니다. 노트북에서도 net.eval() 을 한 뒤 "
+                "net(xtest) 로 예측하세요.")
+    return None
+
+
 @pytest.mark.points(1)
-def test_every_layer_in_evaluation_mode(rerun_on_probe, probe):
+def test_every_layer_in_evaluation_mode(rerun_on_probe, probe, notebook_values):
     """net 의 모든 층이 평가모드 (net.eval())"""
-    problem = evaluation_mode_problem(rerun_on_probe, probe[1])
+    problem = (evaluation_mode_problem(rerun_on_probe, probe[1])
+               or told_apart_problem(rerun_on_probe, probe[1], notebook_values))
     if problem:
         fail(problem)
 
 
 @pytest.mark.points(1)
-def test_prediction_is_evaluation_output(rerun_on_probe, probe):
+def test_prediction_is_evaluation_output(rerun_on_probe, probe, notebook_values):
     """yhat_test: xtest 에 대한 평가모드 예측, shape (20, 1), 미분 정보 없음"""
-    problem = prediction_problem(rerun_on_probe, probe[1])
+    problem = prediction_problem(rerun_on_probe, probe[1]) or notebook_prediction_problem(notebook_values)
     if problem:
         fail(problem)
 
 
 @pytest.mark.points(0.5)
-def test_mse_of_the_prediction(rerun_on_probe):
+def test_mse_of_the_prediction(rerun_on_probe, notebook_values):
     """mse_eval: yhat_test 의 테스트 MSE, 파이썬 float"""
-    problem = mse_problem(rerun_on_probe)
+    problem = mse_problem(rerun_on_probe) or notebook_mse_problem(notebook_values)
     if problem:
         fail(problem)
 
 
 @pytest.mark.points(0.5)
-def test_dropout_beats_no_dropout(student, solution_sources, rerun_on_probe, probe):
+def test_dropout_beats_no_dropout(student, solution_sources, rerun_on_probe, probe, notebook_values):
     """평가모드의 드랍아웃 net 이 드랍아웃 없는 net 보다 테스트 MSE가 작음 (강의의 학습된 net)"""
     if evaluation_mode_problem(rerun_on_probe, probe[1]) or prediction_problem(rerun_on_probe, probe[1]) \
-            or mse_problem(rerun_on_probe):
+            or mse_problem(rerun_on_probe) or notebook_prediction_problem(notebook_values) \
+            or notebook_mse_problem(notebook_values):
         fail("평가모드 예측(yhat_test, mse_eval)이 위의 검사를 통과해야 드랍아웃 없는 net 과 "
              "비교할 수 있습니다.")
     mse = {}
