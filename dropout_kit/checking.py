@@ -34,8 +34,10 @@ from dropout_kit.checks.remote import (  # noqa: F401
 )
 from dropout_kit.checks.runner import flag  # noqa: F401
 
-# Default seed of the checks' random numbers; DROPOUT_KIT_CHECK_SEED overrides it (the
-# benchmark varies it). Read at every use, as a long-lived process imports this once.
+# The seed of the checks' random numbers: while nbgrader grades, the submission's own secret
+# seed, which the checker process sets here (dropout_kit/engine/check_key.py); in one process
+# (an instructor running the source notebook, the benchmarks, which vary it) the default.
+# Read at every use, as a long-lived process imports this once.
 CHECK_SEED_ENV = "DROPOUT_KIT_CHECK_SEED"
 DEFAULT_CHECK_SEED = 20261127
 

@@ -9,13 +9,15 @@ import json
 import dropout_assignment as dropout
 import nbformat
 import pytest
-from class_builder import GradedClass, grade, new_class_course, run_cli
+from class_builder import CLASS_CHECK_KEY, GradedClass, grade, new_class_course, run_cli
 
+from dropout_kit.checking import DEFAULT_CHECK_SEED
 from dropout_kit.classroom import changes, gradebook
 from dropout_kit.classroom.course_paths import CoursePaths
 from dropout_kit.classroom.outcome import Outcome
 from dropout_kit.classroom.progress import Progress
 from dropout_kit.classroom.report import write_report
+from dropout_kit.engine.check_key import submission_seed
 from dropout_kit.harness.course import place_submission
 
 pytest_plugins = ["grading_fixtures", "postgres_fixtures"]
@@ -64,6 +66,29 @@ def test_kernels_run_single_threaded_forked_or_fresh(graded, forked, request):
     notebook = (root / "autograded" / "threads-probe" / dropout.ASSIGNMENT / dropout.NOTEBOOK).read_text()
     assert "torch threads: 1" in notebook
     assert f"first process of its namespace: {forked}" in notebook
+
+
+def printed_check_seeds(graded: GradedClass) -> tuple[list[int], list[str]]:
+    """What the probe's dropout_net cell printed, and its code cells as nbgrader graded them."""
+    notebook = nbformat.read(graded.root / "autograded" / "threads-probe" / dropout.ASSIGNMENT / dropout.NOTEBOOK,
+                             as_version=4)
+    text = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    [line] = [line for line in text.splitlines() if line.startswith("check seeds:")]
+    return json.loads(line.split(":", 1)[1]), [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def test_the_checks_draw_the_submissions_secret_seeds_the_same_at_every_grading(serial_class, parallel_class):
+    """The probe's my_dropout records torch's initial seed at every call: under the checks of
+    each module that calls it, the seed drawn from the course's key and the submission's code
+    cells (dropout_kit/engine/check_key.py), the same in two gradings, never the kit's public
+    default (besides the seed its own cells set before its self-check)."""
+    serial, sources = printed_check_seeds(serial_class)
+    parallel, _ = printed_check_seeds(parallel_class)
+    secret = {submission_seed(bytes.fromhex(CLASS_CHECK_KEY), sources, module)
+              for module in ("test_my_dropout_mask", "test_my_dropout_scale")}
+    assert serial == parallel
+    assert secret <= set(serial) and len(secret) == 2 and DEFAULT_CHECK_SEED not in serial
+    assert len(serial) == 3  # and the seed of the notebook's own cells (1)
 
 
 def outputs(graded: GradedClass, student: str) -> list[list[dict]]:

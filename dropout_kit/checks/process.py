@@ -10,7 +10,8 @@ The server listens on a Unix socket (SOCK_SEQPACKET) it inherits:
   "fork" + two file descriptors (the checker's channel, its standard error)  →  "<pid>"
   "kill <pid>"                                                               →  "ok"
 A checker speaks JSON lines on its channel, its only way out:
-  in:  {"run": "<test module>"}                  grade one autograder cell
+  in:  {"run": "<test module>", "seed": <int>}   grade one autograder cell, its random numbers
+                                                 seeded with the submission's seed (check_key)
        {"reply": ...} / {"text": ...} / {"cells": [...]} / {"value": ...}   answers to its requests
        {"unavailable": "<why>", "over": {...}}   the kernel cannot answer (over: the request's
                                                  budget it ran past: kind, limit, seconds, restarted)
@@ -94,6 +95,7 @@ def _checker(folder: Path, channel: int, errors: int) -> int:
 
 
 def serve(folder: Path, protocol_in, protocol_out) -> int:
+    from dropout_kit.checking import CHECK_SEED_ENV
     from dropout_kit.checks.remote import Notebook, dumps, stdio_transport
     from dropout_kit.checks.runner import run_checks
 
@@ -104,6 +106,8 @@ def serve(folder: Path, protocol_in, protocol_out) -> int:
             return 0
         message = json.loads(line)
         if "run" in message:
+            if "seed" in message:  # read by dropout_kit.checking.check_seed (this checker serves one submission)
+                os.environ[CHECK_SEED_ENV] = str(int(message["seed"]))
             result = run_checks(message["run"], Notebook(transport), folder)
             protocol_out.write(dumps({"result": result.as_data()}) + "\n")
             protocol_out.flush()

@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from dropout_kit.engine.check_key import course_check_key
+
 # Per-cell limit while autograding (c.Execute.timeout), far above what honest work needs
 # (the slowest cell of this course's reference solutions trains for about 2 s on one core).
 CELL_TIMEOUT_SECONDS = 120
@@ -79,6 +81,9 @@ def configure_execution(c, course_root: Path) -> None:
     # The hidden checks run in a separate, sandboxed checker process that alone reads this
     # folder; the students' kernels answer its requests and cannot see it (dropout_kit/engine/broker.py).
     c.SafeExecute.grader_tests = str(course_root / "grader_tests")  # assignment A: grader_tests/A/
+    # The checks' random numbers are seeded per submission from this secret (never in a
+    # kernel or a checker): dropout_kit/engine/check_key.py.
+    c.SafeExecute.check_key = course_check_key(course_root)
     # Bounded time: c.Execute.timeout (above) per cell, this per notebook (restarts included).
     c.SafeExecute.notebook_timeout = 900
     c.SafeExecute.max_kernel_restarts = 3

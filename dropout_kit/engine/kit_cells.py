@@ -14,6 +14,7 @@ import asyncio
 import base64
 import math
 import queue
+import secrets
 import signal
 from time import monotonic
 
@@ -24,6 +25,7 @@ from dropout_kit.cells import code_sources_before, grade_id
 from dropout_kit.checks.runner import ModuleResult, cell_score
 from dropout_kit.engine import broker, kernel_process
 from dropout_kit.engine.cell_outputs import error_output, now
+from dropout_kit.engine.check_key import KEY_FILE, submission_seed
 from dropout_kit.engine.kernel_lifecycle import KERNEL_FAILURES
 from dropout_kit.kernel.agent import ENTERED_MIME, REPLY_MIME
 
@@ -56,6 +58,9 @@ REPLIES_TOO_LARGE = "이 제출물에 대한 커널의 응답이 모두 합쳐 �
 # How long a kernel has, after a kit cell, to undo what the checks changed (one request).
 SETTLE_SECONDS = 10
 
+# This process's key for the check seeds of a course without a readable one (_check_seed).
+_process_key: list[bytes] = []
+
 # Where SafeExecute records the checker's verdict of each kit cell (read by GuardGradeCells).
 VERDICTS = "dropout_kit_verdicts"
 
@@ -76,7 +81,7 @@ class KitCells:
             if not self._checker.running:
                 await self._checker.start()
             await self._ask_agent(broker.encoded_request("reset"), self._grade_deadline)
-            await self._checker.send({"run": test_id})
+            await self._checker.send({"run": test_id, "seed": self._check_seed(test_id)})
             requests, in_kernel = 0, 0.0
             while True:
                 message = await self._checker.receive(max(0.1, self._grade_deadline - monotonic()))
@@ -128,6 +133,18 @@ class KitCells:
         cell.metadata["execution"] = {"iopub.execute_input": started, "shell.execute_reply": now()}
         self.resources[VERDICTS][grade_id(cell)] = cell_score(result)
         self.nb.cells[index] = cell
+
+    def _check_seed(self, test_id: str) -> int:
+        """The seed of `test_id`'s checks for this submission: a keyed hash of its code cells
+        (nbgrader's copy), the key the course's secret (check_key) or, without one, this
+        process's own."""
+        if not self.check_key and not _process_key:
+            _process_key.append(secrets.token_bytes(32))
+            self.log.warning("SafeExecute: the course has no readable check key (%s): the checks' "
+                             "random numbers are drawn from a key of this process", KEY_FILE)
+        key = bytes.fromhex(self.check_key) if self.check_key else _process_key[0]
+        sources = [cell.source for cell in self.nb.cells if cell.cell_type == "code"]
+        return submission_seed(key, sources, test_id)
 
     async def _ask_agent(self, payload: bytes, deadline: float, seconds: float | None = None,
                          memory_mb: float | None = None) -> bytes | None:

@@ -123,6 +123,10 @@ class SafeExecute(KitCells, Execute):
         "", help="the course's grader_tests/ folder: assignment A's hidden checks are in its "
                  "subfolder A/, read only by A's checker process; empty: the kit's autograder "
                  "cells run in the kernel (no checker)").tag(config=True)
+    check_key = Unicode(
+        "", help="the course's secret (hex) from which each submission's check seeds are drawn "
+                 "(dropout_kit/engine/check_key.py; set from <course>/.dropout-kit/check-key); "
+                 "empty: a key of this process's own").tag(config=True)
     warm_imports = List(Unicode(), default_value=["torch"],
         help="modules a kernel started ahead of its submission (a spare) imports before the "
              "submission arrives; no name is bound, the student's `import` finds them loaded"
