@@ -16,7 +16,9 @@ that touched test data ends with NaN weights) decide.
 The re-run has a training's budget (dropout_kit.checks.remote.TRAINING); a dropout_net cell
 that nbgrader's side stopped at its time limit in the notebook is not re-run (it would only
 run out of time again): the two training checks fail saying so, and the structure checks
-judge the net as the stopped cell left it.
+judge the net as the stopped cell left it. A re-run that runs past its budget where the
+notebook's own run finished (a busy machine, a cell slower when re-run) takes nothing: the
+part goes to a person (held_for_a_person).
 
 The number of epochs is not judged from data (an untrained net cannot reach MIN_R2, nor one
 trained 10 epochs, but about 100 already can: R² at most 0.16 untrained, 0.38-0.54 after 10
@@ -60,7 +62,8 @@ import torch
 
 import lecture
 from networks import GRID, RECOMPUTED, Linears, finite_state, has_nan, linears, weights
-from dropout_kit.checking import TRAINING, OverBudget, defined, describe_error, fail, is_kind, measure, real_tensor, seeded
+from dropout_kit.checking import (TRAINING, OverBudget, defined, describe_error, fail, flag, is_kind, measure,
+                                  real_tensor, seeded)
 from dropout_kit.checks.remote import TorchFunction
 from dropout_kit.stats import FALSE_FAIL, binomial_bounds
 
@@ -128,7 +131,7 @@ def state(net):
 def retrained(student, solution_sources):
     """The student's dropout_net cell re-run on the lecture's split with the training
     targets changed to a curve and every test row NaN; the live net is dropped, so the cell
-    must build its own."""
+    must build its own. The OverBudget itself when the re-run was stopped at its time budget."""
     source = solution_sources("dropout_net")
     if student.ran_out_of_time("dropout_net"):
         fail("dropout_net 셀이 노트북에서 제한 시간 안에 끝나지 않아서, 학습을 확인하려고 다시 실행하지 "
@@ -138,9 +141,26 @@ def retrained(student, solution_sources):
     x = torch.cat([s["xtr"], nan])
     y = torch.cat([retarget(s["xtr"]), nan])
     with seeded(student):
-        return student.rerun(source, overrides=dict(x=x, y=y, xtr=x[:80], ytr=y[:80],
-                                                    xtest=x[80:], ytest=y[80:]), drop=["net"],
-                             budget=TRAINING, cell="dropout_net")
+        try:
+            return student.rerun(source, overrides=dict(x=x, y=y, xtr=x[:80], ytr=y[:80],
+                                                        xtest=x[80:], ytest=y[80:]), drop=["net"],
+                                 budget=TRAINING, cell="dropout_net")
+        except OverBudget as over:  # stopped at its time budget (a memory budget ends in .error)
+            return over
+
+
+def held_for_a_person(retrained) -> bool:
+    """Whether the re-run ran past its budget (time or memory). The notebook's own run of the
+    cell finished within its limit (a cell stopped there is not re-run), so the re-run's limit
+    takes nothing from the student: the part goes to a person with what happened, and the
+    training checks judge nothing of it."""
+    over = retrained if isinstance(retrained, OverBudget) else retrained.error
+    if not isinstance(over, OverBudget):
+        return False
+    flag(f"dropout_net re-run (changed targets, NaN test rows) ran past its {over.kind} budget "
+         f"({over.limit:g} {'s' if over.kind == 'time' else 'MB'}) although the notebook's own run "
+         "of the cell finished: judge its training by hand")
+    return True
 
 
 @pytest.mark.points(0.5)
@@ -298,8 +318,8 @@ def untrained(layers: Linears) -> bool:
 @pytest.mark.points(1)
 def test_training_follows_training_targets(retrained, solution_sources, net, state):
     """(xtr, ytr) 로 학습모드에서 1000 epochs 학습 (학습 데이터를 바꾸면 결과도 따라감)"""
-    if isinstance(retrained.error, OverBudget):
-        fail(str(retrained.error))
+    if held_for_a_person(retrained):
+        return
     if retrained.error is not None:
         fail(f"dropout_net 셀을 다시 실행하다 오류가 났습니다: {describe_error(retrained.error)}")
     trained = defined(retrained, "net", torch.nn.Module).state()
@@ -333,6 +353,8 @@ def test_training_follows_training_targets(retrained, solution_sources, net, sta
 @pytest.mark.points(0.5)
 def test_test_data_not_used_for_training(retrained):
     """테스트 데이터(xtest, ytest)는 학습에 쓰지 않음"""
+    if held_for_a_person(retrained):
+        return
     trained = retrained.get("net")
     if not is_kind(trained, torch.nn.Module):
         fail("dropout_net 셀을 다시 실행했는데 net 이 만들어지지 않았습니다.")
