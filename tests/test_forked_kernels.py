@@ -195,12 +195,13 @@ def test_an_unprivileged_account_forks_its_kernels_in_a_user_namespace_of_its_ow
     assert result["printed"] == "65534 1 ['65534', '65534', '1'] -1 True"
 
 
-def test_a_template_that_cannot_start_leaves_kernels_started_afresh(caplog):
-    """A template whose imports fail (an environment without one of them): one warning, and
-    the kernel starts as before and works."""
+def fresh_kernel_instead(caplog, prepare) -> str:
+    """Starts a kernel of the course's manager once `prepare(kernel)` has set it up: it must
+    have started afresh (no fork, not the first process of a namespace) and work. The
+    template's one warning."""
     async def scenario():
         kernel = Kernel()
-        kernel.manager.template_imports = ["torch", "no_module_of_this_name"]
+        prepare(kernel)
         await kernel.start()
         try:
             return kernel.manager.provisioner.process, await kernel.run("import os\nprint(json.dumps(os.getpid()))")
@@ -209,6 +210,16 @@ def test_a_template_that_cannot_start_leaves_kernels_started_afresh(caplog):
     process, pid = asyncio.run(scenario())
     assert not isinstance(process, ForkedProcess) and pid != 1
     [warning] = [r.getMessage() for r in caplog.records if "Kernel template" in r.getMessage()]
+    return warning
+
+
+def test_a_template_that_cannot_start_leaves_kernels_started_afresh(caplog):
+    """A template whose imports fail (an environment without one of them): one warning, and
+    the kernel starts as before and works."""
+    def without_a_module(kernel):
+        kernel.manager.template_imports = ["torch", "no_module_of_this_name"]
+
+    warning = fresh_kernel_instead(caplog, without_a_module)
     assert "no_module_of_this_name" in warning and "kernels started afresh" in warning
 
 
@@ -219,20 +230,13 @@ def test_a_fork_that_does_not_answer_is_stopped_and_a_fresh_kernel_takes_its_pla
     submission."""
     monkeypatch.setattr(kernel_template, "READY_SECONDS", 3)
 
-    async def scenario():
-        kernel = Kernel()
+    def waiting_when_forked(kernel):
         startup = kernel.workdir / "ipython" / "profile_default" / "startup"
         startup.mkdir(parents=True)
         (startup / "00-wait.py").write_text("import os, time\nif os.getpid() == 1:\n    time.sleep(600)\n")
         kernel.manager.kernel_spec.env = {"IPYTHONDIR": str(kernel.workdir / "ipython")}
-        await kernel.start()
-        try:
-            return kernel.manager.provisioner.process, await kernel.run("import os\nprint(json.dumps(os.getpid()))")
-        finally:
-            await kernel.stop()
-    process, pid = asyncio.run(scenario())
-    assert not isinstance(process, ForkedProcess) and pid != 1
-    [warning] = [r.getMessage() for r in caplog.records if "Kernel template" in r.getMessage()]
+
+    warning = fresh_kernel_instead(caplog, waiting_when_forked)
     assert "a forked kernel did not answer" in warning and "hrtimer_nanosleep" in warning  # its sleep
 
 
