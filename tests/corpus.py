@@ -336,6 +336,10 @@ with torch.no_grad():
           {EVAL: 2.0}, "mse_eval 이(가) nan 입니다"),
     wrong("eval-mse-inf", "eval_predict", {"eval_predict": PREDICTION + "mse_eval = float('inf')"},
           {EVAL: 2.0}, "mse_eval 이(가) inf 입니다"),
+    # The evaluation mode alone, nothing predicted: its point stands (the check of the
+    # notebook's own prediction must not take it again).
+    wrong("eval-mode-only", "eval_predict", {"eval_predict": "net.eval()"}, {EVAL: 1.0},
+          "`yhat_test` 이(가) 정의되지 않았습니다"),
     wrong("eval-prediction-0d", "eval_predict", {"eval_predict": """\
 net.eval()
 with torch.no_grad():

@@ -11,7 +11,11 @@ lecture's claim is compared only once the notebook's own values are right. This 
 judged where the notebook's test split is the lecture's (as part 1 requires) and its net is
 the lecture's Linear → ReLU → Linear (found in its state dict by shape, and its
 evaluation-mode pass on the lecture's x range equal to the checker's computation, as part 3
-requires); otherwise parts 1 and 3 lose the points, not this part.
+requires); otherwise parts 1 and 3 lose the points, not this part. That evaluation pass is
+the kernel's, so a net that answers the checks' pass on the x range differently from its
+weights (recognising it) escapes the comparison: it pays part 3's evaluation-mode point for
+it (tried with tests/tampering/told_apart.py's cell and such a net: 3.5 of 4 and 3 of 3, where the same
+cells without the lie score 4 and 0), and its prediction is then judged from the re-runs only.
 
 The student's eval_predict cell is also re-run on a network of the lecture's architecture
 (the checker's own, sent as layers and weights, in training mode) and the lecture's test
@@ -158,7 +162,7 @@ def notebook_values(student):
     if not isinstance(layers, Linears) or not lecture_evaluation(net, layers):
         return None
     values = {name: student.get(name) for name in OUTPUTS}
-    return dict(values, xtest=xtest, ytest=ytest, expected=layers.evaluation(xtest))
+    return dict(values, ytest=ytest, expected=layers.evaluation(xtest))
 
 
 def lecture_evaluation(net, layers: Linears) -> bool:
@@ -208,7 +212,7 @@ def notebook_mse_problem(values):
 def told_apart_problem(run, expected, values):
     """The cell predicts in evaluation mode when re-run, but the notebook's own prediction is
     not its net's evaluation-mode output: the cell does something else in the notebook."""
-    if run.error is None and prediction_problem(run, expected) is None and notebook_prediction_problem(values):
+    if run.error is None and same(run.get("yhat_test"), expected) and notebook_prediction_problem(values):
         return ("eval_predict 셀을 검사에서 다시 실행하면 평가모드로 예측하지만, 노트북을 실행했을 때 만든 "
                 "yhat_test 는 그때의 net 의 평가모드 예측이 아닙니다. 노트북에서도 net.eval() 을 한 뒤 "
                 "net(xtest) 로 예측하세요.")
