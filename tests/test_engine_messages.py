@@ -46,7 +46,7 @@ CAUSES = {
 }
 
 
-def run(nb, work: Path, **settings):
+def run(nb, work: Path, assignment: str = "budgets", **settings):
     config = Config()
     config.SafeExecute.warm_imports = []
     config.SandboxKernelManager.mode = "namespaces"
@@ -55,7 +55,7 @@ def run(nb, work: Path, **settings):
         owner, _, trait = name.partition("__")
         setattr(getattr(config, owner), trait, value)
     work.mkdir(mode=0o755)
-    resources = {"metadata": {"path": str(work)}, "nbgrader": {"student": "s", "assignment": "budgets"}}
+    resources = {"metadata": {"path": str(work)}, "nbgrader": {"student": "s", "assignment": assignment}}
     return SafeExecute(config=config).preprocess(nb, resources)
 
 

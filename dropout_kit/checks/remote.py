@@ -77,7 +77,9 @@ DEFAULT = Budget(seconds=20)
 
 class OverBudget(KernelUnavailable):
     """A request ran past its Budget: `kind` "time" (it was stopped) or "memory" (an
-    allocation past the budget failed). The message is Korean, for the student."""
+    allocation past the budget failed); or "judgement": the fresh kernel it was meant for
+    (Notebook.fresh) could not run the cells before its cell (the cell's or the notebook's
+    time ran out, the kernel died). The message is Korean, for the student."""
 
     def __init__(self, message: str, kind: str, limit: float, seconds: float = 0.0,
                  restarted: bool = False):
@@ -88,6 +90,8 @@ class OverBudget(KernelUnavailable):
         """The same event, said of `what` (e.g. "my_dropout 이 shape (10000,) 입력에")."""
         if self.kind == "time":
             text = f"{what} {self.limit:g}초 넘게 걸려서 중단했습니다."
+        elif self.kind == "judgement":
+            text = f"{what} 필요한 새 커널에서 앞의 셀들을 다시 실행하지 못했습니다."
         else:
             text = f"{what} 메모리를 {self.limit:g} MB 넘게 쓰려고 해서 중단했습니다."
         if self.restarted:
@@ -116,6 +120,11 @@ class KernelTransport:
     def ran_out_of_time(self, grade_id: str) -> bool:
         return False
 
+    def judging(self, grade_id: str) -> "KernelTransport | None":
+        """A transport to a fresh kernel of this submission that ran the notebook's code
+        cells before the cell `grade_id` (see Notebook.fresh), or None where there is none."""
+        return None
+
 
 class LocalKernel(KernelTransport):
     """The agent in this process, over `namespace`; cell sources from `sources` and the
@@ -143,10 +152,12 @@ class LocalKernel(KernelTransport):
 
 
 class PipeKernel(KernelTransport):
-    """Requests as JSON lines to nbgrader's side (dropout_kit.engine.broker), answers read back."""
+    """Requests as JSON lines to nbgrader's side (dropout_kit.engine.broker), answers read back;
+    with `judge` (a cell's grade id), to that cell's fresh judgement kernel instead of the
+    notebook's own (dropout_kit.engine.judgement_kernel)."""
 
-    def __init__(self, send: Callable[[dict], None], receive: Callable[[], dict]):
-        self._send, self._receive = send, receive
+    def __init__(self, send: Callable[[dict], None], receive: Callable[[], dict], judge: str | None = None):
+        self._send, self._receive, self.judge = send, receive, judge
 
     def _round_trip(self, message: dict) -> dict:
         self._send(message)
@@ -162,7 +173,10 @@ class PipeKernel(KernelTransport):
     def ask(self, op: str, before=(), budget: Budget = DEFAULT, **args) -> dict:
         request = agent_module.encode({"op": op, "args": args, "before": list(before)})
         request = base64.b64encode(request).decode("ascii")
-        answer = self._round_trip({"kernel": request, "seconds": budget.seconds, "memory_mb": budget.memory_mb})
+        message = {"kernel": request, "seconds": budget.seconds, "memory_mb": budget.memory_mb}
+        if self.judge is not None:
+            message["judge"] = self.judge
+        answer = self._round_trip(message)
         reply = agent_module.decode(base64.b64decode(answer["reply"]))
         if isinstance(reply, dict):  # what nbgrader's side heard from the kernel at once, not what the reply says
             reply["entered"] = [str(op) for op in answer.get("entered") or []]
@@ -176,6 +190,9 @@ class PipeKernel(KernelTransport):
 
     def ran_out_of_time(self, grade_id: str) -> bool:
         return bool(self._round_trip({"ran_out_of_time": grade_id})["value"])
+
+    def judging(self, grade_id: str) -> "PipeKernel":
+        return PipeKernel(self._send, self._receive, judge=grade_id)
 
 
 # -- what comes back ----------------------------------------------------------------------
@@ -393,6 +410,7 @@ class Notebook:
         self.forbidden: dict[str, tuple[str, ...]] = {}
         self.entered: dict[str, list[str]] = {}
         self._forbid_messages: dict[str, str] = {}
+        self.is_fresh = False  # a judgement kernel of its own (fresh)
 
     def ask(self, op: str, budget: Budget = DEFAULT, **args) -> dict:
         key = (op, repr(sorted(args.items()))) if op in READ_ONLY else None
@@ -515,6 +533,24 @@ class Notebook:
         """Whether the cell `grade_id` was stopped at its time limit when the notebook ran (as
         nbgrader's side saw it): a re-run of it would only run out of time again."""
         return self.transport.ran_out_of_time(grade_id)
+
+    def fresh(self, grade_id: str) -> "Notebook":
+        """The notebook in a judgement kernel of its own: a kernel that ran the submission's
+        code cells before the cell `grade_id` from the top, in a fresh copy of the submitted
+        folder, so that nothing of the notebook's own run (leftover names, function defaults,
+        class attributes, environment, files, hooks) and nothing of an earlier check reaches
+        what runs there; what the checks bound here (`bound`) is bound there too. Its
+        requests may raise OverBudget of kind "judgement" when that kernel could not run
+        those cells. Where no such kernel can be had (one process: LocalKernel) this very
+        notebook (`is_fresh` tells which)."""
+        transport = self.transport.judging(grade_id)
+        if transport is None:
+            return self
+        judge = Notebook(transport)
+        judge.is_fresh = True
+        judge._bindings = [(name, value) for name, value in self._bindings if not isinstance(value, Remote)]
+        judge._deferred = [("bind", {"name": name, "value": judge.send(value)}) for name, value in judge._bindings]
+        return judge
 
     # -- state of the kernel ------------------------------------------------------------
     @contextlib.contextmanager

@@ -26,6 +26,7 @@ from dropout_kit.checks.runner import ModuleResult, cell_score
 from dropout_kit.engine import broker, kernel_process
 from dropout_kit.engine.cell_outputs import error_output, now
 from dropout_kit.engine.check_key import KEY_FILE, submission_seed
+from dropout_kit.engine.judgement_kernel import JudgementFailed
 from dropout_kit.engine.kernel_lifecycle import KERNEL_FAILURES
 from dropout_kit.kernel.agent import ENTERED_MIME, REPLY_MIME
 
@@ -77,6 +78,7 @@ class KitCells:
         cell.outputs = []
         cell.execution_count = None
         started = now()
+        judged: set[str] = set()  # the cells whose judgement kernels this cell's checks used
         try:
             if not self._checker.running:
                 await self._checker.start()
@@ -94,18 +96,27 @@ class KitCells:
                 elif "ran_out_of_time" in message:
                     await self._checker.send({"value": message["ran_out_of_time"] in self._ran_out_of_time})
                 elif "kernel" in message:
+                    # the notebook's kernel, or a judgement kernel (dropout_kit.engine.judgement_kernel)
+                    judge = message.get("judge") if isinstance(message.get("judge"), str) else None
+                    if judge is not None:
+                        judged.add(judge)
+                    kernel = await self._judge(judge) if judge is not None else self
+                    if isinstance(kernel, JudgementFailed):
+                        await self._checker.send({"unavailable": str(kernel), "over": {
+                            "kind": "judgement", "limit": 0, "seconds": 0.0, "restarted": False}})
+                        continue
                     asked = monotonic()
-                    reply = await self._ask_agent(base64.b64decode(message["kernel"]), self._grade_deadline,
-                                                  seconds=message.get("seconds"), memory_mb=message.get("memory_mb"))
+                    reply = await kernel._ask_agent(base64.b64decode(message["kernel"]), self._grade_deadline,
+                                                    seconds=message.get("seconds"), memory_mb=message.get("memory_mb"))
                     requests, in_kernel = requests + 1, in_kernel + monotonic() - asked
                     if reply is not None:
                         # forbidden operators the request entered, as the kernel told them at once
                         await self._checker.send({"reply": base64.b64encode(reply).decode("ascii"),
-                                                  "entered": self._entered_by_request})
+                                                  "entered": kernel._entered_by_request})
                     else:
-                        answer = {"unavailable": self._refused_because or "no answer from the kernel's agent"}
-                        if self._over is not None:
-                            answer["over"] = self._over
+                        answer = {"unavailable": kernel._refused_because or "no answer from the kernel's agent"}
+                        if kernel._over is not None:
+                            answer["over"] = kernel._over
                         await self._checker.send(answer)
         except (CheckTimeout, asyncio.TimeoutError):
             await self._checker.stop()
@@ -125,6 +136,8 @@ class KitCells:
         except BaseException:
             await self._checker.stop()  # mid-module: a new one serves the next cell
             raise
+        finally:
+            await self._stop_judgements(judged)
         await self._settle()
         result = ModuleResult.from_data(message["result"])
         self.log.debug("SafeExecute: student %s: %s: %d requests, %.2f s in the kernel", self._student,

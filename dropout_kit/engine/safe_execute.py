@@ -59,6 +59,7 @@ from dropout_kit.engine.kernel_lifecycle import (
     stop_in_background,
     stop_kernel,
 )
+from dropout_kit.engine.judgement_kernel import JudgementKernels
 from dropout_kit.engine.kit_cells import VERDICTS, KitCells, RepliesTooLarge
 from dropout_kit.engine.sandbox_kernel_manager import SandboxKernelManager
 
@@ -90,7 +91,7 @@ def describe_exit(code: int | None) -> tuple[str, str]:
     return f"종료 코드 {code}", f"exit code {code}"
 
 
-class SafeExecute(KitCells, Execute):
+class SafeExecute(KitCells, JudgementKernels, Execute):
     """Execute for nbgrader autograde that survives hostile notebooks."""
 
     notebook_timeout = Integer(
@@ -204,9 +205,14 @@ class SafeExecute(KitCells, Execute):
             self._workdir_shown = Path(given) if given else None
         folder = self.spare.folder if self.spare is not None else metadata.get("path")
         self._file_reads = FileReads(Path(folder)) if folder and Path(folder).is_dir() else None
+        if self.grader_tests:  # for the checks' judgement kernels
+            self._keep_submitted(Path(given) if work is not None and given else Path(folder) if folder else None,
+                                 untouched=work is not None)
+            self._folder_shown = self._workdir_shown or (Path(folder) if folder else None)
         try:
             await self._async_run_notebook()
         finally:
+            self._forget_submitted()
             self._deadline = None
             if self._file_reads is not None:
                 self._file_reads.close()
@@ -258,6 +264,8 @@ class SafeExecute(KitCells, Execute):
             finally:
                 if checker_started is not None:
                     await checker_started
+            if self._checker is not None:
+                self._judge_ahead()
             for index, cell in enumerate(self.nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
@@ -269,12 +277,15 @@ class SafeExecute(KitCells, Execute):
                     cell.outputs = [error_output("NotExecuted", self._stopped_because)]
                     continue
                 test_id = broker.kit_test_id(cell) if self._checker is not None else None
+                if self._checker is not None:
+                    self._before_cell(index)
                 try:
                     await self._run_cell(cell, index, test_id, replayable)
                 finally:
                     if self._file_reads is not None:
                         self._file_reads.after_cell(index)
         finally:
+            await self._stop_judgements()
             if self._checker is not None:
                 await self._checker.stop()
                 self._checker = None
@@ -302,6 +313,7 @@ class SafeExecute(KitCells, Execute):
             await self._recover(replayable)
         else:
             replayable.append(index)
+            self._after_cell(index)
 
     def _remaining(self) -> float:
         return self._deadline - monotonic() if self._deadline is not None else math.inf
@@ -371,7 +383,9 @@ class SafeExecute(KitCells, Execute):
                          grade_id(cell) or "student cell", ename, how, first_line)
 
     async def _recover(self, replayable: list[int]) -> None:
-        """A fresh kernel in the state the earlier cells left, or none (kc = None)."""
+        """A fresh kernel in the state the earlier cells left, or none (kc = None). Judgement
+        kernels following the run start again when asked for, from the cells replayed."""
+        await self._stop_judgements()
         while True:
             await self._stop_kernel()
             self._restarts += 1
@@ -459,7 +473,7 @@ class SafeExecute(KitCells, Execute):
         info = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
         if info is not None and "language_info" in info["content"]:
             self.nb.metadata["language_info"] = info["content"]["language_info"]
-        if self._checker is not None or boot_agent:  # the agent, before any of the student's code runs
+        if self._checker is not None or boot_agent or self._is_judge:  # the agent, before any student code
             await self._in_kernel(broker.boot_code(), monotonic() + startup)
 
     async def _stop_kernel(self) -> None:

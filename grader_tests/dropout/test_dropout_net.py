@@ -12,7 +12,10 @@ layer applied to them (Dropout before or after the ReLU gives exactly this). Tra
 judged metamorphically: the student's cell is re-run with the lecture's split, the training
 targets changed to a curve and every test row set to NaN; the fit of the re-trained net to
 the curve (R², from its weights, computed here) and its weights being free of NaN (a net
-that touched test data ends with NaN weights) decide.
+that touched test data ends with NaN weights) decide. The re-run runs in the cell's
+judgement kernel (dropout_kit/engine/judgement_kernel.py): a fresh kernel that ran only the
+notebook's cells before this one, so nothing the notebook's own run of the cell left behind
+reaches it.
 The re-run has a training's budget (dropout_kit.checks.remote.TRAINING); a dropout_net cell
 that nbgrader's side stopped at its time limit in the notebook is not re-run (it would only
 run out of time again): the two training checks fail saying so, and the structure checks
@@ -130,8 +133,11 @@ def state(net):
 @pytest.fixture(scope="module")
 def retrained(student, solution_sources):
     """The student's dropout_net cell re-run on the lecture's split with the training
-    targets changed to a curve and every test row NaN; the live net is dropped, so the cell
-    must build its own. The OverBudget itself when the re-run was stopped at its time budget."""
+    targets changed to a curve and every test row NaN, in the cell's judgement kernel: a
+    fresh kernel that ran the notebook's cells before it, so nothing the notebook's own run
+    left reaches the re-run (in one process, where there is none, the live net is dropped
+    instead, so the cell must build its own). The OverBudget itself when the re-run was
+    stopped at its time budget or the judgement kernel could not be had."""
     source = solution_sources("dropout_net")
     if student.ran_out_of_time("dropout_net"):
         fail("dropout_net 셀이 노트북에서 제한 시간 안에 끝나지 않아서, 학습을 확인하려고 다시 실행하지 "
@@ -140,12 +146,12 @@ def retrained(student, solution_sources):
     nan = torch.full((20, 1), float("nan"))
     x = torch.cat([s["xtr"], nan])
     y = torch.cat([retarget(s["xtr"]), nan])
-    with seeded(student):
+    judge = student.fresh("dropout_net")
+    with seeded(judge):
         try:
-            return student.rerun(source, overrides=dict(x=x, y=y, xtr=x[:80], ytr=y[:80],
-                                                        xtest=x[80:], ytest=y[80:]), drop=["net"],
-                                 budget=TRAINING, cell="dropout_net")
-        except OverBudget as over:  # stopped at its time budget (a memory budget ends in .error)
+            return judge.rerun(source, overrides=dict(x=x, y=y, xtr=x[:80], ytr=y[:80], xtest=x[80:], ytest=y[80:]),
+                               drop=[] if judge.is_fresh else ["net"], budget=TRAINING, cell="dropout_net")
+        except OverBudget as over:  # stopped at a budget (a memory budget ends in .error), or no judgement kernel
             return over
 
 
@@ -157,9 +163,12 @@ def held_for_a_person(retrained) -> bool:
     over = retrained if isinstance(retrained, OverBudget) else retrained.error
     if not isinstance(over, OverBudget):
         return False
-    flag(f"dropout_net re-run (changed targets, NaN test rows) ran past its {over.kind} budget "
-         f"({over.limit:g} {'s' if over.kind == 'time' else 'MB'}) although the notebook's own run "
-         "of the cell finished: judge its training by hand")
+    if over.kind == "judgement":
+        flag(f"dropout_net re-run (changed targets, NaN test rows) had no kernel: {over} Judge its training by hand")
+    else:
+        flag(f"dropout_net re-run (changed targets, NaN test rows) ran past its {over.kind} budget "
+             f"({over.limit:g} {'s' if over.kind == 'time' else 'MB'}) although the notebook's own run "
+             "of the cell finished: judge its training by hand")
     return True
 
 

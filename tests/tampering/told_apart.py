@@ -9,6 +9,14 @@ judged, so the notebook's own numbers earned 3 of 3. Now the notebook's own `yha
 data (grader_tests/dropout/test_eval_predict.py), and the part scores exactly what the same
 cell scores without its re-run branch (the twin).
 
+remembers-*: the dropout_net cell trains on all 100 rows the first time it runs, and on the
+training rows once it finds a mark its first run left: in `os.environ`, in a file of the
+working folder, or on a class an earlier cell defined. Before issue 32 the checks re-ran the
+cell in the notebook's own kernel, found the mark and judged a training on the 80 rows (4 of 4
+where its twin, which trains on all the rows, scores 2.5). Now the re-run runs in a judgement
+kernel that ran only the cells before it (dropout_kit/engine/judgement_kernel.py): no mark,
+the re-run trains on all the rows and scores what the twin scores.
+
 slow-when-rerun: the dropout_net cell recognises the re-run by its NaN test rows and waits
 there until the re-run's budget stops it. The notebook's own run of the cell finished, so the
 re-run's limit takes nothing from it: the part goes to a person (held, the automatic result
@@ -43,7 +51,34 @@ if torch.isnan(x).any():  # only the checks' re-run has NaN rows
     time.sleep(600)
 {NET}"""
 
+ALL_ROWS_LOOP = checks_corpus.LECTURE_LOOP.replace("net(xtr), ytr", "net(x), y")
+ROWS_ONCE_MARKED = checks_corpus.LECTURE_LOOP.replace("net(xtr), ytr", "net(xtr if _marked else x), ytr if _marked else y")
+
+
+def remembers(check_and_mark: str) -> str:
+    """A dropout_net cell that trains on all the rows unless `check_and_mark` sets `_marked`
+    (and leaves the mark for the next run)."""
+    return f"{PRINT_MARKER}\n{check_and_mark}{checks_corpus.net_cell(loop=ROWS_ONCE_MARKED)}"
+
+
+IN_ENVIRON = """\
+import os
+_marked = os.environ.get("SEEN_THE_NOTEBOOK") == "yes"
+os.environ["SEEN_THE_NOTEBOOK"] = "yes"
+"""
+IN_A_FILE = """\
+import os
+_marked = os.path.exists("seen-the-notebook.txt")
+open("seen-the-notebook.txt", "w").close()
+"""
+ON_A_CLASS = """\
+_marked = _Memory.seen
+_Memory.seen = True
+"""
+MEMORY_CLASS = f"{checks_corpus.REFERENCE_DROPOUT}\n\n\nclass _Memory:\n    seen = False"
+
 TWINS: dict[str, dict[str, str]] = {
+    "all-rows-net": {"dropout_net": checks_corpus.net_cell(loop=ALL_ROWS_LOOP)},
     "training-mode-made-up-mse": {"dropout_net": NET, "eval_predict": TRAINING_MODE_MADE_UP_MSE},
     "right-net": {"dropout_net": NET},
 }
@@ -52,6 +87,13 @@ CASES: tuple[Case, ...] = (
     Case("tells-the-rerun-apart", "eval_predict predicts in training mode with a made-up mse_eval on the "
          "notebook's own net, and right on any other", {"dropout_net": OWN_NET, "eval_predict": TELLS_THE_RERUN_APART},
          right=("split", "my_dropout", "dropout_net"), honest="training-mode-made-up-mse"),
+    Case("remembers-in-environ", "dropout_net trains on all the rows unless its first run left a mark in os.environ",
+         {"dropout_net": remembers(IN_ENVIRON)}, honest="all-rows-net"),
+    Case("remembers-in-a-file", "dropout_net trains on all the rows unless its first run left a file",
+         {"dropout_net": remembers(IN_A_FILE)}, honest="all-rows-net"),
+    Case("remembers-on-a-class", "dropout_net trains on all the rows unless its first run marked a class of "
+         "the my_dropout cell", {"my_dropout": MEMORY_CLASS, "dropout_net": remembers(ON_A_CLASS)},
+         honest="all-rows-net"),
     Case("slow-when-rerun", "dropout_net waits until the re-run's budget stops it when it sees NaN test rows",
          {"dropout_net": WAITS_WHEN_RERUN}, right=("split", "my_dropout", "dropout_net"), honest="right-net"),
 )
