@@ -29,8 +29,13 @@ pytest_plugins = ["grading_fixtures"]
 pytestmark = pytest.mark.slow
 
 DASK = Path(sys.executable).parent / "dask"
-# A reference submission whose training cell waits first: long enough to be killed mid-run.
-WAITS = "\nimport time\ntime.sleep(20)"
+# A reference submission whose prediction cell waits first: long enough to be killed mid-run
+# (after dropout_net, so that the judgement kernel of its training check does not wait too).
+WAITS = "import time\ntime.sleep(20)\n"
+
+
+def waiting(reference_answers: dict) -> dict:
+    return {**reference_answers, "eval_predict": WAITS + reference_answers["eval_predict"]}
 
 
 class Cluster:
@@ -98,7 +103,7 @@ def test_class_on_a_scheduler_gets_stock_nbgrader_grades(cluster, tmp_path, clas
 
 def test_a_killed_worker_loses_no_submission_and_grades_none_twice(cluster, tmp_path, reference_answers,
                                                                   release_notebook, own_tempdir):
-    waits = samples.assemble(release_notebook, {**reference_answers, "split": reference_answers["split"] + WAITS})
+    waits = samples.assemble(release_notebook, waiting(reference_answers))
     class_ = {f"student{n}": waits for n in range(1, 4)}  # two on the workers, one waiting
     root = new_class_course(tmp_path / "course", class_)
     grading = start_cli("grade", "--course", str(root), "--scheduler", cluster.address)
@@ -190,7 +195,7 @@ def test_a_worker_with_another_kit_refuses_the_payload(tmp_path):
 
 def test_ctrl_c_keeps_what_finished_and_the_next_run_grades_the_rest(tmp_path, reference_answers,
                                                                      release_notebook, own_tempdir):
-    waits = samples.assemble(release_notebook, {**reference_answers, "split": reference_answers["split"] + WAITS})
+    waits = samples.assemble(release_notebook, waiting(reference_answers))
     quick = samples.assemble(release_notebook, reference_answers)
     root = new_class_course(tmp_path / "course", {"a-quick": quick, "b-waits": waits, "c-waits": waits})
     grading = subprocess.Popen([sys.executable, "-m", "dropout_kit.cli", "grade", "--course", str(root),

@@ -120,6 +120,11 @@ class KernelTransport:
     def ran_out_of_time(self, grade_id: str) -> bool:
         return False
 
+    def cell_error(self, grade_id: str) -> dict | None:
+        """The error ({"type", "message"}) the notebook's own run of the cell `grade_id` ended
+        in, or None."""
+        return None
+
     def judging(self, grade_id: str) -> "KernelTransport | None":
         """A transport to a fresh kernel of this submission that ran the notebook's code
         cells before the cell `grade_id` (see Notebook.fresh), or None where there is none."""
@@ -190,6 +195,9 @@ class PipeKernel(KernelTransport):
 
     def ran_out_of_time(self, grade_id: str) -> bool:
         return bool(self._round_trip({"ran_out_of_time": grade_id})["value"])
+
+    def cell_error(self, grade_id: str) -> dict | None:
+        return self._round_trip({"cell_error": grade_id})["error"]
 
     def judging(self, grade_id: str) -> "PipeKernel":
         return PipeKernel(self._send, self._receive, judge=grade_id)
@@ -318,14 +326,17 @@ class RemoteModule(RemoteFunction):
         return self.describe()[1]
 
     def forward(self, inputs: torch.Tensor, training: bool | None = None, record=(),
-                repeat: int = 1) -> Forward:
+                repeat: int = 1, state: dict[str, torch.Tensor] | None = None) -> Forward:
         """`repeat` passes on `inputs` in the kernel, autograd on, in the given mode (None:
         the module's current one), with the input and output of the submodules at the paths
-        in `record`. Values to compare with the checks' own computation, nothing more."""
+        in `record`, and with `state` (a whole state dict of the checker's) loaded in the
+        module for the passes. Values to compare with the checks' own computation, nothing more."""
         what = f"{self.name or 'net'} 이 {shapes([inputs])} 입력에"
+        options = {} if state is None else \
+            {"state": {"mapping": {k: self.kernel.send(v) for k, v in state.items()}}}
         with self.kernel.budgeted(None, what):
             reply = self.kernel.ask("forward", ref=self.ref, inputs=self.kernel.send(inputs),
-                                    training=training, record=list(record), repeat=repeat)
+                                    training=training, record=list(record), repeat=repeat, **options)
         if reply.get("error"):
             return Forward([], {}, self.kernel.noted(_student_error(reply["error"], DEFAULT, what)))
         records = {path: {k: self.kernel.receive(v) for k, v in entry.items()}
@@ -533,6 +544,12 @@ class Notebook:
         """Whether the cell `grade_id` was stopped at its time limit when the notebook ran (as
         nbgrader's side saw it): a re-run of it would only run out of time again."""
         return self.transport.ran_out_of_time(grade_id)
+
+    def cell_error(self, grade_id: str) -> StudentError | None:
+        """The error the notebook's own run of the cell `grade_id` ended in (as nbgrader's
+        side recorded it), or None (also where that is not known: one process)."""
+        error = self.transport.cell_error(grade_id)
+        return None if error is None else StudentError(str(error.get("type", "")), str(error.get("message", "")))
 
     def fresh(self, grade_id: str) -> "Notebook":
         """The notebook in a judgement kernel of its own: a kernel that ran the submission's

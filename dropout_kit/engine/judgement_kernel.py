@@ -16,7 +16,9 @@ Running those cells again costs what they cost in the notebook (the lecture's fi
 trains there). So a grading process remembers which cells its checks asked to judge, per
 folder of checks (`_JUDGED`), and for the next submissions starts the judgement kernel as soon
 as the notebook reaches that cell: it runs the earlier cells again while the notebook's kernel
-runs the cell itself and the checks before the re-run, on the machine's other core.
+runs the cell itself and the checks before the re-run, on the machine's other core. Where the
+notebook's own run of the cell ends in an error, the judgement kernel is stopped at once: the
+checks judge that error (Notebook.cell_error) and ask nothing of it.
 
 A judgement kernel never takes points the notebook's own run earned: a kernel that cannot
 run those cells (the notebook's time or a cell's runs out, the kernel dies) answers
@@ -52,14 +54,10 @@ class JudgementFailed(Exception):
 @dataclass
 class Judgement:
     """A cell's judgement kernel: the task that drives it (→ its SafeExecute once it ran the
-    cells before the cell, or JudgementFailed) and the cells it is given to run, in order,
-    then None (the cells before the cell are all given)."""
+    cells before the cell, or JudgementFailed)."""
     cell: str
-    position: int  # the cell's index in the notebook
     task: asyncio.Task
     folder: Path
-    feed: asyncio.Queue
-    complete: bool = False
 
 
 class JudgementKernels:
@@ -94,36 +92,22 @@ class JudgementKernels:
     def _position(self, cell: str) -> int | None:
         return next((i for i, c in enumerate(self.nb.cells) if grade_id(c) == cell), None)
 
-    def _judge_ahead(self) -> None:
-        """At the start of the notebook's run (its kernel started): the judgement kernels the
-        checks asked for in earlier submissions start now, and follow the run (_after_cell)."""
-        for cell in sorted(self._judged_here()):
-            position = self._position(cell)
-            if position is not None:
-                self._start_judgement(cell, position, ahead=True)
-
-    def _after_cell(self, index: int) -> None:
-        """The notebook's code cell `index` ran (it is one the judgement kernels run too)."""
-        for judgement in (self._judgements or {}).values():
-            if not judgement.complete and index < judgement.position:
-                judgement.feed.put_nowait(index)
-
     def _before_cell(self, index: int) -> None:
-        """The notebook reaches its code cell `index`: a judgement kernel of that cell has been
-        given every cell it runs."""
-        for judgement in (self._judgements or {}).values():
-            if judgement.position == index:
-                self._complete(judgement)
+        """The notebook reaches its code cell `index`: a judgement kernel the checks asked for
+        at this cell in an earlier submission starts now (see the module docstring)."""
+        cell = grade_id(self.nb.cells[index])
+        if cell and cell in self._judged_here():
+            self._start_judgement(cell, index, ahead=True)
 
-    @staticmethod
-    def _complete(judgement: Judgement) -> None:
-        if not judgement.complete:
-            judgement.complete = True
-            judgement.feed.put_nowait(None)
+    async def _after_cell(self, index: int) -> None:
+        """The notebook's code cell `index` ran: its judgement kernel is stopped if it ended in
+        an error (the checks judge that error instead)."""
+        cell = self.nb.cells[index]
+        if grade_id(cell) in (self._judgements or {}) and any(o.output_type == "error" for o in cell.outputs):
+            await self._stop_judgements([grade_id(cell)])
 
     def _start_judgement(self, cell: str, position: int, ahead: bool = False) -> Judgement:
-        """`cell`'s judgement kernel, started now and given the cells the notebook ran so far
-        before it (the later ones follow as they run)."""
+        """`cell`'s judgement kernel, started now with the cells the notebook ran before it."""
         if self._judgements is None:
             self._judgements = {}
         if cell in self._judgements:
@@ -131,15 +115,12 @@ class JudgementKernels:
         folder = scratch_copy(self._submitted) if self._submitted is not None else \
             tempfolders.new_folder(SCRATCH_PREFIX) / "empty"
         folder.mkdir(exist_ok=True)
-        feed: asyncio.Queue = asyncio.Queue()
-        for index in self._replayable:
-            if index < position:
-                feed.put_nowait(index)
+        cells = [index for index in self._replayable if index < position]
         judge = type(self)(parent=self.parent, config=self.config)
         judge.log = self.log
-        task = asyncio.ensure_future(judge._run_as_judge(copy.deepcopy(self.nb), folder, self._folder_shown, feed,
+        task = asyncio.ensure_future(judge._run_as_judge(copy.deepcopy(self.nb), folder, self._folder_shown, cells,
                                                          self._deadline, self._student, self._assignment, ahead))
-        judgement = self._judgements[cell] = Judgement(cell, position, task, folder, feed)
+        judgement = self._judgements[cell] = Judgement(cell, task, folder)
         return judgement
 
     async def _judge(self, cell: str):
@@ -152,7 +133,6 @@ class JudgementKernels:
             if position is None:
                 return JudgementFailed(NOT_PREPARED.format(cell=cell, why="그런 셀이 없습니다"))
             judgement = self._start_judgement(cell, position)
-        self._complete(judgement)
         if not judgement.task.done():
             began = monotonic()
             await asyncio.wait([judgement.task])
@@ -165,38 +145,34 @@ class JudgementKernels:
                 JudgementFailed(NOT_PREPARED.format(cell=cell, why=type(error).__name__))
         return judgement.task.result()
 
-    async def _run_as_judge(self, nb, folder: Path, shown: Path | None, feed: asyncio.Queue,
+    async def _run_as_judge(self, nb, folder: Path, shown: Path | None, cells: list[int],
                             deadline: float | None, student: str, assignment: str, ahead: bool):
         """This SafeExecute as a judgement kernel's: a kernel started in `folder` (shown at
-        `shown`), the agent booted, then the code cells of `nb` that `feed` gives run quietly
-        until it gives None; returns self, or raises JudgementFailed."""
+        `shown`), the agent booted, then the code cells `cells` of `nb` run quietly; returns
+        self, or raises JudgementFailed."""
         NotebookClient.__init__(self, nb, None)
         self.reset_execution_trackers()
         self.resources = {"metadata": {"path": str(folder)}}
         self._student, self._assignment = f"{student} (judgement kernel)", assignment
         self._deadline, self._restarts, self._stopped_because = deadline, 0, ""
-        self._ran_out_of_time, self._replayable, self._grade_deadline = set(), [], math.inf
+        self._ran_out_of_time, self._replayable, self._grade_deadline = set(), list(cells), math.inf
         self._workdir_shown, self._is_judge = shown, True
-        busy = 0.0
+        began = monotonic()
         try:
-            began = monotonic()
             try:
                 await self._start_kernel_once(boot_agent=True)
             except Exception as error:  # noqa: BLE001 - any start-up failure: no judgement kernel
                 raise JudgementFailed(f"커널이 시작되지 않았습니다: {type(error).__name__}") from error
-            busy += monotonic() - began
-            while (index := await feed.get()) is not None:
-                began = monotonic()
-                self._replayable.append(index)
-                if await self._replay([index]) is not None:
-                    raise JudgementFailed(f"{index}번째 셀을 다시 실행하다 커널이 멈췄습니다")
-                busy += monotonic() - began
+            failed = await self._replay(self._replayable)
+            if failed is not None:
+                raise JudgementFailed(f"{failed}번째 셀을 다시 실행하다 커널이 멈췄습니다")
         except BaseException:  # failed or cancelled: its kernel goes
             stop_in_background(self.km, self.kc, self.log)
             self.km = self.kc = None
             raise
-        self.log.info("SafeExecute: student %s: judgement kernel ready%s: %d cell(s) run, %.1f s busy", student,
-                      " (started with the notebook)" if ahead else "", len(self._replayable), busy)
+        self.log.info("SafeExecute: student %s: judgement kernel ready%s: %d cell(s) run in %.1f s", student,
+                      " (started with the notebook's run of the cell)" if ahead else "", len(cells),
+                      monotonic() - began)
         return self
 
     async def _stop_judgements(self, cells=None) -> None:

@@ -95,6 +95,8 @@ class KitCells:
                     await self._checker.send({"cells": code_sources_before(self.nb.cells, message["cells_before"])})
                 elif "ran_out_of_time" in message:
                     await self._checker.send({"value": message["ran_out_of_time"] in self._ran_out_of_time})
+                elif "cell_error" in message:
+                    await self._checker.send({"error": self._cell_error(message["cell_error"])})
                 elif "kernel" in message:
                     # the notebook's kernel, or a judgement kernel (dropout_kit.engine.judgement_kernel)
                     judge = message.get("judge") if isinstance(message.get("judge"), str) else None
@@ -146,6 +148,15 @@ class KitCells:
         cell.metadata["execution"] = {"iopub.execute_input": started, "shell.execute_reply": now()}
         self.resources[VERDICTS][grade_id(cell)] = cell_score(result)
         self.nb.cells[index] = cell
+
+    def _cell_error(self, wanted: str) -> dict | None:
+        """The error output of the notebook's own run of the cell `wanted` (nbgrader's copy), or None."""
+        for cell in self.nb.cells:
+            if grade_id(cell) == wanted:
+                for output in cell.get("outputs", []):
+                    if output.get("output_type") == "error":
+                        return {"type": str(output.get("ename", ""))[:100], "message": str(output.get("evalue", ""))[:300]}
+        return None
 
     def _check_seed(self, test_id: str) -> int:
         """The seed of `test_id`'s checks for this submission: a keyed hash of its code cells

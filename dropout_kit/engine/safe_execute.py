@@ -264,8 +264,6 @@ class SafeExecute(KitCells, JudgementKernels, Execute):
             finally:
                 if checker_started is not None:
                     await checker_started
-            if self._checker is not None:
-                self._judge_ahead()
             for index, cell in enumerate(self.nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
@@ -284,6 +282,8 @@ class SafeExecute(KitCells, JudgementKernels, Execute):
                 finally:
                     if self._file_reads is not None:
                         self._file_reads.after_cell(index)
+                if self._checker is not None:
+                    await self._after_cell(index)
         finally:
             await self._stop_judgements()
             if self._checker is not None:
@@ -313,7 +313,6 @@ class SafeExecute(KitCells, JudgementKernels, Execute):
             await self._recover(replayable)
         else:
             replayable.append(index)
-            self._after_cell(index)
 
     def _remaining(self) -> float:
         return self._deadline - monotonic() if self._deadline is not None else math.inf
@@ -383,8 +382,9 @@ class SafeExecute(KitCells, JudgementKernels, Execute):
                          grade_id(cell) or "student cell", ename, how, first_line)
 
     async def _recover(self, replayable: list[int]) -> None:
-        """A fresh kernel in the state the earlier cells left, or none (kc = None). Judgement
-        kernels following the run start again when asked for, from the cells replayed."""
+        """A fresh kernel in the state the earlier cells left, or none (kc = None). A judgement
+        kernel started meanwhile is stopped: it starts again when asked for, from the cells
+        replayed."""
         await self._stop_judgements()
         while True:
             await self._stop_kernel()

@@ -5,10 +5,16 @@ and not from anything the kernel says about itself (mode flags, class names, row
 The checks compute with the net's state dict: its two Linear layers are found there by
 their shapes, (h, 1) + (h,) and (1, h) + (1,), and the checker computes the evaluation-mode
 output W2·ReLU(W1·x + b1) + b2 itself. A forward pass from the kernel counts only where it
-equals that computation (evaluation mode), or (training mode) where the 512 hidden units
-that reach the output layer are, unit by unit, 0 or 5 × ReLU(W1·x + b1) computed here,
-with a Binomial(·, 0.8) share of the active ones at 0, and the net's output is the output
-layer applied to them (Dropout before or after the ReLU gives exactly this). Training is
+equals that computation (evaluation mode), or (training mode) where it shows dropout on the
+hidden units through weights of the checker's, loaded in the net for the pass and put back
+afterwards (observing_state): two hidden units drawn with the checks' seed, with
+pre-activation x + 1, are the only ones the output layer reads (weights 1 and 2, bias 0.5),
+so each output is 0.5 + 5·(x + 1)·(k + 2·l) with k, l the two units' masks. Each unit must
+be dropped in a Binomial(1000, 0.8) share of 200 rows × 5 passes, kept values must be 5×,
+and the two units must be dropped apart (in a Binomial(1000, 0.32) share of the rows exactly
+one of them is kept): dropout before or after the ReLU gives exactly this; dropout on the
+input or after the output layer, another rate, no scaling or one mask for all units do not.
+No hook or other object of the checks' is in the net while it runs. Training is
 judged metamorphically: the student's cell is re-run with the lecture's split, the training
 targets changed to a curve and every test row set to NaN; the fit of the re-trained net to
 the curve (R², from its weights, computed here) and its weights being free of NaN (a net
@@ -17,8 +23,9 @@ judgement kernel (dropout_kit/engine/judgement_kernel.py): a fresh kernel that r
 notebook's cells before this one, so nothing the notebook's own run of the cell left behind
 reaches it.
 The re-run has a training's budget (dropout_kit.checks.remote.TRAINING); a dropout_net cell
-that nbgrader's side stopped at its time limit in the notebook is not re-run (it would only
-run out of time again): the two training checks fail saying so, and the structure checks
+that nbgrader's side stopped at its time limit in the notebook, or that ended in an error
+there, is not re-run (it would only do so again; what the notebook did is what is judged):
+the two training checks fail saying so, and the structure checks
 judge the net as the stopped cell left it. A re-run that runs past its budget where the
 notebook's own run finished (a busy machine, a cell slower when re-run) takes nothing: the
 part goes to a person (held_for_a_person).
@@ -49,11 +56,11 @@ re-run on the notebook's own data: that costs a second 1000-epoch training (doub
 checks' time), and a correct cell without a fixed seed (or seeded from the clock) differs
 from its re-run legitimately.
 
-False-fail probabilities for a correct submission: the drop count is accepted within
-exact binomial bounds at level 1e-6 (dropout_kit.stats); every other check compares
-values that a correct net computes exactly as the checker does (float32, the same
-operations; hidden units within MARGIN of 0 are not judged, so a rounding difference at the
-ReLU's kink cannot fail them), except the R² of the re-trained net, which depends on the
+False-fail probabilities for a correct submission: the two drop counts and the count of
+rows where the observed units were dropped apart are each accepted within exact binomial
+bounds at level 1e-6/3 (dropout_kit.stats); every other check compares values that a
+correct net computes exactly as the checker does (float32, the same operations, to within
+ROUNDING), except the R² of the re-trained net, which depends on the
 student's seed only: over the seeds measured by benchmarks/checks.py its minimum stays far
 above MIN_R2 (reported there with the distance in standard deviations).
 """
@@ -76,41 +83,37 @@ MIN_R2 = 0.8
 # The output variance dropout adds on the training inputs, relative to the re-run targets'
 # variance, above which the net was trained with dropout off (benchmarks/training_mode.py).
 MAX_DROPOUT_NOISE = 0.6
-# A net of the lecture's shape has ~50 000 active hidden values on GRID (200 points ×
-# 512 units, about half active); fewer than this cannot show the dropout rate.
-MIN_ACTIVE = 1000
-# Hidden units whose pre-activation W1·x + b1 is within MARGIN of 0 are not judged: there
-# a last-bit difference between the kernel's and the checker's arithmetic decides the ReLU.
-MARGIN = 1e-4
-# A kept hidden unit is 5 × ReLU(z) to within this.
-SCALED = dict(rtol=1e-4, atol=1e-5)
+# The training-mode passes observe two hidden units through weights of the checker's, loaded
+# in the net for the passes: their pre-activation is z = x + 1 (x where the input layer has no
+# bias), positive on OBSERVED_X; the output layer reads them with weights 1 and 2 and no other
+# unit, its bias is OBSERVED_BIAS. So each output is OBSERVED_BIAS + 5·z·(k + 2·l), k and l
+# each 1 where that unit was kept and 0 where dropped: every row of every pass shows both
+# units' masks.
+OBSERVED_X = GRID + 1
+OBSERVED_WEIGHTS = (1.0, 2.0)
+OBSERVED_BIAS = 0.5
+# 200 rows × 5 passes: 1000 draws of each observed unit's mask.
+PASSES = 5
+# How far (in multiples of 5·(x + 1)) an output may be from an allowed value: float32 rounding.
+ROUNDING = 1e-4
 
 
 def retarget(xtr):
     return 0.5 * torch.sin(2 * math.pi * xtr)
 
 
-def pass_on_grid(net, training, layers: Linears | None = None, repeat=1):
-    """Passes on GRID in the kernel in the given mode (modes restored afterwards): the
-    outputs, and for a training-mode pass the input layer's input and the output layer's
-    input and output. Values to compare with the computation here, nothing more."""
-    record = [layers.first, layers.last] if layers is not None else []
-    done = net.forward(GRID, training=training, record=record, repeat=repeat)
+def pass_on_grid(net, training, repeat=1, state=None, inputs=GRID):
+    """Passes on `inputs` in the kernel in the given mode (modes restored afterwards), with
+    `state` loaded in the net for them if given: the outputs, values to compare with the
+    computation here, nothing more."""
+    done = net.forward(inputs, training=training, repeat=repeat, state=state)
     if done.error is not None:
         raise done.error
     for out in done.outputs:
         real_tensor(out, "net 의 출력")
-        if tuple(out.shape) != (len(GRID), 1):
-            fail(f"net 에 shape {(len(GRID), 1)} 입력을 넣었더니 출력이 {tuple(out.shape)} 입니다.")
-    if layers is None:
-        return done.outputs, {}
-    seen = {}
-    for path, (input_name, output_name) in ((layers.first, ("input", "z")), (layers.last, ("hidden", "out"))):
-        entry = done.records.get(path, {})
-        seen[input_name], seen[output_name] = entry.get("input"), entry.get("output")
-    if not all(isinstance(v, torch.Tensor) for v in seen.values()):
-        fail("net 을 실행했는데 입력층이나 출력층이 쓰이지 않았습니다.")
-    return done.outputs, seen
+        if tuple(out.shape) != (len(inputs), 1):
+            fail(f"net 에 shape {(len(inputs), 1)} 입력을 넣었더니 출력이 {tuple(out.shape)} 입니다.")
+    return done.outputs
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -142,6 +145,9 @@ def retrained(student, solution_sources):
     if student.ran_out_of_time("dropout_net"):
         fail("dropout_net 셀이 노트북에서 제한 시간 안에 끝나지 않아서, 학습을 확인하려고 다시 실행하지 "
              f"않았습니다. 학습 횟수({lecture.EPOCHS} epochs)를 확인하세요.")
+    error = student.cell_error("dropout_net")
+    if error is not None:
+        fail(f"dropout_net 셀이 노트북에서 오류로 끝났습니다: {describe_error(error)}")
     s = lecture.split()
     nan = torch.full((20, 1), float("nan"))
     x = torch.cat([s["xtr"], nan])
@@ -186,52 +192,92 @@ def test_hidden_width(state):
         fail(f"Linear 층의 (입력, 출력) 크기가 {shapes} 입니다; [(1, 512), (512, 1)] 이어야 합니다.")
 
 
-def misplaced_dropout(seen, outputs):
-    """What is wrong with where the dropout sits, read off one training-mode pass (for the
-    message only: the verdict comes from the comparison with the computation here)."""
-    if seen["input"].shape != GRID.shape or not torch.equal(seen["input"], GRID):
-        return ("학습모드에서 입력층 Linear(1→512) 에 들어가는 x 값이 바뀝니다: 드랍아웃이 입력에 "
-                "있습니다. 드랍아웃은 은닉층(ReLU 앞이나 뒤)에 넣으세요.")
-    if seen["out"].shape != outputs[0].shape or not torch.equal(outputs[0], seen["out"]):
-        return ("학습모드에서 출력층 Linear(512→1) 의 결과가 그대로 나오지 않고 바뀝니다: 드랍아웃이 "
-                "출력층 뒤에 있습니다. 드랍아웃은 은닉층(ReLU 앞이나 뒤)에 넣으세요.")
-    return None
+def observing_state(state, layers: Linears, units: tuple[int, int]) -> dict:
+    """The net's state dict with the weights that make `units` observable (OBSERVED_WEIGHTS)."""
+    crafted = {key: value.clone() for key, value in state.items()}
+    w1, w2 = (crafted[f"{path}.weight" if path else "weight"] for path in (layers.first, layers.last))
+    w2.zero_()
+    for unit, weight in zip(units, OBSERVED_WEIGHTS):
+        w1[unit] = 1.0
+        w2[0, unit] = weight
+    for path, value in ((layers.first, 1.0), (layers.last, OBSERVED_BIAS)):
+        bias = crafted.get(f"{path}.bias" if path else "bias")
+        if bias is None:
+            continue
+        if path == layers.first:
+            bias[list(units)] = value
+        else:
+            bias.fill_(value)
+    return crafted
+
+
+def read_masks(outputs, z, bias: float):
+    """The observed units' masks, row by row and pass by pass, as codes k + 2·l (0-3), and the
+    factor kept values are scaled by (5 for Dropout(0.8)), read off the outputs of passes whose
+    observed units' pre-activation is `z`; None where the outputs are not of that form."""
+    values = torch.cat([(out.double() - bias) / z.double() for out in outputs])  # c·(k + 2·l)
+    moved = values[values.abs() > ROUNDING]
+    if not len(moved):
+        return None
+    scale = float(moved.abs().min())  # c: a row where only the first unit was kept (P(none) < 1e-70)
+    codes = values / scale
+    rounded = codes.round()
+    if not bool(((codes - rounded).abs() <= ROUNDING).all() and ((rounded >= 0) & (rounded <= 3)).all()):
+        return None
+    return rounded.long(), scale
+
+
+def each_is(outputs, *candidates) -> bool:
+    """Whether every output, row by row, is one of `candidates` (tensors of rows)."""
+    return all(bool(torch.stack([torch.isclose(out.double(), c.double(), rtol=ROUNDING, atol=ROUNDING)
+                                 for c in candidates]).any(0).all()) for out in outputs)
 
 
 def dropout_problem(net, state):
-    """What is wrong with the dropout on the hidden units in training mode, or None."""
+    """What is wrong with the dropout on the hidden units in training mode, or None: read off
+    training-mode passes of the net with weights of the checker's (observing_state), through
+    which each output shows two hidden units' masks. No hook or other object of the checks'
+    is in the net while it runs; the units observed are drawn with the checks' seed."""
     layers = linears(finite_state(state))
-    outputs, seen = pass_on_grid(net, training=True, layers=layers)
-    problem = misplaced_dropout(seen, outputs)
-    if problem:
-        return problem
-    hidden, z = seen["hidden"], layers.hidden(GRID)
-    if hidden.shape != z.shape:
-        return (f"출력층에 들어가는 은닉층의 shape {tuple(hidden.shape)} 이 입력층 출력의 shape "
-                f"{tuple(z.shape)} 과 다릅니다.")
-    real_tensor(hidden, "은닉층 값")
-    hidden = hidden.to(z.dtype)
-    active, inactive = z >= MARGIN, z <= -MARGIN
-    n_active = int(active.sum())
-    if n_active < MIN_ACTIVE:
-        return f"0이 아닌 은닉층 값이 {n_active}개뿐이라 드랍아웃을 확인할 수 없습니다."
-    if (hidden[inactive] != 0).any() or (hidden[~active & ~inactive].abs() > 5 * MARGIN + SCALED["atol"]).any():
-        return ("출력층에 들어가는 값이 ReLU(입력층 출력) 에 드랍아웃을 한 값이 아닙니다: "
-                "구조가 Linear(1→512) → ReLU → Dropout(0.8) → Linear(512→1) 인지 확인하세요.")
-    dropped = hidden[active].abs() <= SCALED["atol"]
-    if not dropped.any():
+    with seeded():
+        units = tuple(int(u) for u in torch.randperm(layers.w1.shape[0])[:2])
+    outputs = pass_on_grid(net, training=True, repeat=PASSES, state=observing_state(state, layers, units),
+                           inputs=OBSERVED_X)
+    z = OBSERVED_X + (1 if layers.b1 is not None else 0)
+    bias = OBSERVED_BIAS if layers.b2 is not None else 0.0
+    evaluation = bias + sum(OBSERVED_WEIGHTS) * z
+    if all(torch.allclose(out.double(), evaluation.double(), rtol=ROUNDING, atol=ROUNDING) for out in outputs):
         return ("학습모드에서도 은닉층 노드가 하나도 0이 되지 않습니다: 드랍아웃이 없습니다. "
                 "ReLU 와 출력층 사이에 Dropout(0.8) 을 넣으세요.")
-    lo, hi = binomial_bounds(n_active, P, FALSE_FAIL)
-    if not lo <= int(dropped.sum()) <= hi:
-        return (f"학습모드에서 은닉층 노드가 0이 된 비율이 {float(dropped.float().mean()):.3f} 입니다; "
-                f"Dropout(0.8) 이면 약 0.80 (허용 범위 {lo / n_active:.3f}~{hi / n_active:.3f}) 이어야 합니다.")
-    kept, base = hidden[active][~dropped], z[active][~dropped]
-    if not torch.allclose(kept, base / (1 - P), **SCALED):
-        return (f"학습모드에서 살아남은 은닉층 값이 ReLU(입력층 출력) 의 {(kept / base).median().item():.3g}배 "
-                "입니다; Dropout(0.8) 이면 5배 이어야 합니다.")
-    if not torch.allclose(outputs[0].to(z.dtype), layers.output(hidden), **RECOMPUTED):
-        return "학습모드에서 net 의 출력이 출력층 Linear(512→1) 을 은닉층 값에 적용한 값과 다릅니다."
+    read = read_masks(outputs, z, bias)
+    if read is None:
+        shifted = 1 if layers.b1 is not None else 0  # the observed units' z when the input is dropped
+        if each_is(outputs, torch.zeros_like(evaluation), evaluation / (1 - P)):
+            return ("학습모드에서 출력층 Linear(512→1) 의 결과가 그대로 나오지 않고 바뀝니다: 드랍아웃이 "
+                    "출력층 뒤에 있습니다. 드랍아웃은 은닉층(ReLU 앞이나 뒤)에 넣으세요.")
+        if each_is(outputs, bias + sum(OBSERVED_WEIGHTS) * torch.full_like(z, float(shifted)),
+                   bias + sum(OBSERVED_WEIGHTS) * (OBSERVED_X / (1 - P) + shifted)):
+            return ("학습모드에서 입력층 Linear(1→512) 에 들어가는 x 값이 바뀝니다: 드랍아웃이 입력에 "
+                    "있습니다. 드랍아웃은 은닉층(ReLU 앞이나 뒤)에 넣으세요.")
+        return ("학습모드의 출력이 ReLU(입력층 출력) 에 드랍아웃을 한 은닉층 값에 출력층을 적용한 값이 아닙니다: "
+                "구조가 Linear(1→512) → ReLU → Dropout(0.8) → Linear(512→1) 인지 확인하세요.")
+    masks, scale = read
+    first, second = masks % 2, masks // 2
+    n = masks.numel()
+    dropped = 1 - float(torch.cat([first, second]).float().mean())
+    if abs(scale - 1 / (1 - P)) > ROUNDING * scale:
+        return (f"학습모드에서 은닉층 노드가 0이 된 비율이 {dropped:.3f}, 살아남은 값이 ReLU(입력층 출력) 의 "
+                f"{scale:.3g}배 입니다; Dropout(0.8) 이면 약 0.80 과 5배 이어야 합니다.")
+    lo, hi = binomial_bounds(n, P, FALSE_FAIL / 3)
+    for kept in (first, second):
+        if not lo <= n - int(kept.sum()) <= hi:
+            return (f"학습모드에서 은닉층 노드가 0이 된 비율이 {1 - float(kept.float().mean()):.3f} 입니다; "
+                    f"Dropout(0.8) 이면 약 0.80 (허용 범위 {lo / n:.3f}~{hi / n:.3f}) 이어야 합니다.")
+    apart_lo, _ = binomial_bounds(n, 2 * P * (1 - P), FALSE_FAIL / 3)
+    if int((first != second).sum()) < apart_lo:
+        return ("학습모드에서 은닉층 노드들이 함께 0이 됩니다: 드랍아웃은 은닉층의 노드마다 따로 0을 골라야 "
+                "합니다. 드랍아웃이 입력이나 출력층 뒤에 있지 않은지 확인하고, ReLU 와 출력층 사이에 "
+                "Dropout(0.8) 을 넣으세요.")
     return None
 
 
@@ -247,7 +293,7 @@ def test_dropout_on_hidden_units(net, state):
 def test_evaluation_mode_is_deterministic(net, state):
     """평가모드에서는 드랍아웃이 꺼짐 (같은 입력 → 같은 출력)"""
     layers = linears(finite_state(state))
-    (first, second), _ = pass_on_grid(net, training=False, repeat=2)
+    first, second = pass_on_grid(net, training=False, repeat=2)
     if not torch.equal(first, second):
         fail("평가모드인데도 같은 입력에 대한 결과가 매번 다릅니다. 직접 만든 모듈이라면 "
              "드랍아웃에 training=self.training 을 넘기세요.")

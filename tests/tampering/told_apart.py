@@ -17,6 +17,12 @@ where its twin, which trains on all the rows, scores 2.5). Now the re-run runs i
 kernel that ran only the cells before it (dropout_kit/engine/judgement_kernel.py): no mark,
 the re-run trains on all the rows and scores what the twin scores.
 
+watches-for-hooks: a network whose forward drops 80 % of its hidden units only while a
+forward hook is registered on one of its layers (the checks used to record the hidden units
+with hooks), 20 % otherwise. The training-mode check now reads dropout off the outputs of
+passes with weights of the checker's loaded, no hook in the net: it sees Dropout(0.2), as in
+its twin.
+
 slow-when-rerun: the dropout_net cell recognises the re-run by its NaN test rows and waits
 there until the re-run's budget stops it. The notebook's own run of the cell finished, so the
 re-run's limit takes nothing from it: the part goes to a person (held, the automatic result
@@ -77,7 +83,13 @@ _Memory.seen = True
 """
 MEMORY_CLASS = f"{checks_corpus.REFERENCE_DROPOUT}\n\n\nclass _Memory:\n    seen = False"
 
+WATCHES_FOR_HOOKS = checks_corpus.module_net_cell(
+    "h = torch.nn.functional.dropout(h, p=0.8 if any(m._forward_hooks for m in self.modules()) else 0.2, "
+    "training=self.training)")
+
 TWINS: dict[str, dict[str, str]] = {
+    "dropout-0.2-net": {"dropout_net": checks_corpus.module_net_cell(
+        "h = torch.nn.functional.dropout(h, p=0.2, training=self.training)")},
     "all-rows-net": {"dropout_net": checks_corpus.net_cell(loop=ALL_ROWS_LOOP)},
     "training-mode-made-up-mse": {"dropout_net": NET, "eval_predict": TRAINING_MODE_MADE_UP_MSE},
     "right-net": {"dropout_net": NET},
@@ -94,6 +106,8 @@ CASES: tuple[Case, ...] = (
     Case("remembers-on-a-class", "dropout_net trains on all the rows unless its first run marked a class of "
          "the my_dropout cell", {"my_dropout": MEMORY_CLASS, "dropout_net": remembers(ON_A_CLASS)},
          honest="all-rows-net"),
+    Case("watches-for-hooks", "dropout_net's network drops 80 % only while a forward hook is on one of its layers",
+         {"dropout_net": f"{PRINT_MARKER}\n{WATCHES_FOR_HOOKS}"}, honest="dropout-0.2-net"),
     Case("slow-when-rerun", "dropout_net waits until the re-run's budget stops it when it sees NaN test rows",
          {"dropout_net": WAITS_WHEN_RERUN}, right=("split", "my_dropout", "dropout_net"), honest="right-net"),
 )
