@@ -326,17 +326,14 @@ class RemoteModule(RemoteFunction):
         return self.describe()[1]
 
     def forward(self, inputs: torch.Tensor, training: bool | None = None, record=(),
-                repeat: int = 1, state: dict[str, torch.Tensor] | None = None) -> Forward:
+                repeat: int = 1) -> Forward:
         """`repeat` passes on `inputs` in the kernel, autograd on, in the given mode (None:
         the module's current one), with the input and output of the submodules at the paths
-        in `record`, and with `state` (a whole state dict of the checker's) loaded in the
-        module for the passes. Values to compare with the checks' own computation, nothing more."""
+        in `record`. Values to compare with the checks' own computation, nothing more."""
         what = f"{self.name or 'net'} 이 {shapes([inputs])} 입력에"
-        options = {} if state is None else \
-            {"state": {"mapping": {k: self.kernel.send(v) for k, v in state.items()}}}
         with self.kernel.budgeted(None, what):
             reply = self.kernel.ask("forward", ref=self.ref, inputs=self.kernel.send(inputs),
-                                    training=training, record=list(record), repeat=repeat, **options)
+                                    training=training, record=list(record), repeat=repeat)
         if reply.get("error"):
             return Forward([], {}, self.kernel.noted(_student_error(reply["error"], DEFAULT, what)))
         records = {path: {k: self.kernel.receive(v) for k, v in entry.items()}

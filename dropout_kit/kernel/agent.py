@@ -336,25 +336,13 @@ class Agent:
         return {"layers": layers, "state": state}
 
     def op_forward(self, ref: int, inputs, training: bool | None = None, record=(),
-                   repeat: int = 1, state=None) -> dict:
+                   repeat: int = 1) -> dict:
         """`repeat` passes of a module on `inputs`, with autograd on as in training (the
         outputs go out detached), in the given mode (None: the module's current one; the
         modes are restored afterwards), recording the first input and the output of the
-        submodules at the paths in `record`; with `state` (a whole state dict), with those
-        values loaded in the module for the passes (its own put back afterwards)."""
+        submodules at the paths in `record`."""
         module = self.refs[ref]
         x = self.value_in(inputs)
-        if state is not None:
-            own = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            try:
-                with torch.no_grad():
-                    module.load_state_dict(self.value_in(state))
-                return self.op_forward(ref, inputs, training, record, repeat)
-            except BaseException as error:
-                return {"error": student_error(error)}
-            finally:
-                with torch.no_grad():
-                    module.load_state_dict(own)
         seen: dict = {}
         by_path = dict(module.named_modules())
 

@@ -5,17 +5,13 @@ and not from anything the kernel says about itself (mode flags, class names, row
 The checks compute with the net's state dict: its two Linear layers are found there by
 their shapes, (h, 1) + (h,) and (1, h) + (1,), and the checker computes the evaluation-mode
 output W2·ReLU(W1·x + b1) + b2 itself. A forward pass from the kernel counts only where it
-equals that computation (evaluation mode), or (training mode) where it shows dropout on the
-hidden units through weights of the checker's, loaded in the net for the pass and put back
-afterwards (observing_state): two hidden units drawn with the checks' seed, with
-pre-activation x + 1, are the only ones the output layer reads (weights 1 and 2, bias 0.5),
-so each output is 0.5 + 5·(x + 1)·(k + 2·l) with k, l the two units' masks. Each unit must
-be dropped in a Binomial(1000, 0.8) share of 200 rows × 5 passes, kept values must be 5×,
-and the two units must be dropped apart (in a Binomial(1000, 0.32) share of the rows exactly
-one of them is kept): dropout before or after the ReLU gives exactly this; dropout on the
-input or after the output layer, another rate, no scaling or one mask for all units do not.
-No hook or other object of the checks' is in the net while it runs. Training is
-judged metamorphically: the student's cell is re-run with the lecture's split, the training
+equals that computation (evaluation mode), or (training mode) where training-mode passes of
+the net as it is, on inputs drawn in the lecture's x range, scatter around that computation
+exactly as Dropout(0.8) on its hidden units makes them (training_pass: the variance and the
+mean of the outputs' distances from it, against bounds derived from the weights). Dropout
+before or after the ReLU passes; another rate, no scaling, one mask for all units, dropout on
+the input or after the output layer do not. No hook, weight or input the net could recognise
+as the checks' is in it while it runs. Training is judged metamorphically: the student's cell is re-run with the lecture's split, the training
 targets changed to a curve and every test row set to NaN; the fit of the re-trained net to
 the curve (R², from its weights, computed here) and its weights being free of NaN (a net
 that touched test data ends with NaN weights) decide. The re-run runs in the cell's
@@ -56,11 +52,10 @@ re-run on the notebook's own data: that costs a second 1000-epoch training (doub
 checks' time), and a correct cell without a fixed seed (or seeded from the clock) differs
 from its re-run legitimately.
 
-False-fail probabilities for a correct submission: the two drop counts and the count of
-rows where the observed units were dropped apart are each accepted within exact binomial
-bounds at level 1e-6/3 (dropout_kit.stats); every other check compares values that a
-correct net computes exactly as the checker does (float32, the same operations, to within
-ROUNDING), except the R² of the re-trained net, which depends on the
+False-fail probabilities for a correct submission: the training-mode statistics are each
+accepted within bounds at level 1e-6/3 (training_pass, derived there); every other check
+compares values that a correct net computes exactly as the checker does (float32, the same
+operations), except the R² of the re-trained net, which depends on the
 student's seed only: over the seeds measured by benchmarks/checks.py its minimum stays far
 above MIN_R2 (reported there with the distance in standard deviations).
 """
@@ -71,11 +66,13 @@ import pytest
 import torch
 
 import lecture
+import training_pass
 from networks import GRID, RECOMPUTED, Linears, finite_state, has_nan, linears, weights
+from training_pass import TrainingPass
 from dropout_kit.checking import (TRAINING, OverBudget, defined, describe_error, fail, flag, is_kind, measure,
                                   real_tensor, seeded)
 from dropout_kit.checks.remote import TorchFunction
-from dropout_kit.stats import FALSE_FAIL, binomial_bounds
+from dropout_kit.stats import FALSE_FAIL
 
 P = lecture.DROPOUT_P
 # Re-run targets; see benchmarks/checks.py for the R² a correct net reaches on them.
@@ -83,30 +80,14 @@ MIN_R2 = 0.8
 # The output variance dropout adds on the training inputs, relative to the re-run targets'
 # variance, above which the net was trained with dropout off (benchmarks/training_mode.py).
 MAX_DROPOUT_NOISE = 0.6
-# The training-mode passes observe two hidden units through weights of the checker's, loaded
-# in the net for the passes: their pre-activation is z = x + 1 (x where the input layer has no
-# bias), positive on OBSERVED_X; the output layer reads them with weights 1 and 2 and no other
-# unit, its bias is OBSERVED_BIAS. So each output is OBSERVED_BIAS + 5·z·(k + 2·l), k and l
-# each 1 where that unit was kept and 0 where dropped: every row of every pass shows both
-# units' masks.
-OBSERVED_X = GRID + 1
-OBSERVED_WEIGHTS = (1.0, 2.0)
-OBSERVED_BIAS = 0.5
-# 200 rows × 5 passes: 1000 draws of each observed unit's mask.
-PASSES = 5
-# How far (in multiples of 5·(x + 1)) an output may be from an allowed value: float32 rounding.
-ROUNDING = 1e-4
-
-
 def retarget(xtr):
     return 0.5 * torch.sin(2 * math.pi * xtr)
 
 
-def pass_on_grid(net, training, repeat=1, state=None, inputs=GRID):
-    """Passes on `inputs` in the kernel in the given mode (modes restored afterwards), with
-    `state` loaded in the net for them if given: the outputs, values to compare with the
-    computation here, nothing more."""
-    done = net.forward(inputs, training=training, repeat=repeat, state=state)
+def pass_on_grid(net, training, repeat=1, inputs=GRID):
+    """Passes on `inputs` in the kernel in the given mode (modes restored afterwards): the
+    outputs, values to compare with the computation here, nothing more."""
+    done = net.forward(inputs, training=training, repeat=repeat)
     if done.error is not None:
         raise done.error
     for out in done.outputs:
@@ -192,93 +173,31 @@ def test_hidden_width(state):
         fail(f"Linear 층의 (입력, 출력) 크기가 {shapes} 입니다; [(1, 512), (512, 1)] 이어야 합니다.")
 
 
-def observing_state(state, layers: Linears, units: tuple[int, int]) -> dict:
-    """The net's state dict with the weights that make `units` observable (OBSERVED_WEIGHTS)."""
-    crafted = {key: value.clone() for key, value in state.items()}
-    w1, w2 = (crafted[f"{path}.weight" if path else "weight"] for path in (layers.first, layers.last))
-    w2.zero_()
-    for unit, weight in zip(units, OBSERVED_WEIGHTS):
-        w1[unit] = 1.0
-        w2[0, unit] = weight
-    for path, value in ((layers.first, 1.0), (layers.last, OBSERVED_BIAS)):
-        bias = crafted.get(f"{path}.bias" if path else "bias")
-        if bias is None:
-            continue
-        if path == layers.first:
-            bias[list(units)] = value
-        else:
-            bias.fill_(value)
-    return crafted
-
-
-def read_masks(outputs, z, bias: float):
-    """The observed units' masks, row by row and pass by pass, as codes k + 2·l (0-3), and the
-    factor kept values are scaled by (5 for Dropout(0.8)), read off the outputs of passes whose
-    observed units' pre-activation is `z`; None where the outputs are not of that form."""
-    values = torch.cat([(out.double() - bias) / z.double() for out in outputs])  # c·(k + 2·l)
-    moved = values[values.abs() > ROUNDING]
-    if not len(moved):
-        return None
-    scale = float(moved.abs().min())  # c: a row where only the first unit was kept (P(none) < 1e-70)
-    codes = values / scale
-    rounded = codes.round()
-    if not bool(((codes - rounded).abs() <= ROUNDING).all() and ((rounded >= 0) & (rounded <= 3)).all()):
-        return None
-    return rounded.long(), scale
-
-
-def each_is(outputs, *candidates) -> bool:
-    """Whether every output, row by row, is one of `candidates` (tensors of rows)."""
-    return all(bool(torch.stack([torch.isclose(out.double(), c.double(), rtol=ROUNDING, atol=ROUNDING)
-                                 for c in candidates]).any(0).all()) for out in outputs)
-
-
 def dropout_problem(net, state):
-    """What is wrong with the dropout on the hidden units in training mode, or None: read off
-    training-mode passes of the net with weights of the checker's (observing_state), through
-    which each output shows two hidden units' masks. No hook or other object of the checks'
-    is in the net while it runs; the units observed are drawn with the checks' seed."""
+    """What is wrong with the dropout on the hidden units in training mode, or None: judged
+    by the statistics of training_pass (the verdict); the wording names the likeliest mistake."""
     layers = linears(finite_state(state))
     with seeded():
-        units = tuple(int(u) for u in torch.randperm(layers.w1.shape[0])[:2])
-    outputs = pass_on_grid(net, training=True, repeat=PASSES, state=observing_state(state, layers, units),
-                           inputs=OBSERVED_X)
-    z = OBSERVED_X + (1 if layers.b1 is not None else 0)
-    bias = OBSERVED_BIAS if layers.b2 is not None else 0.0
-    evaluation = bias + sum(OBSERVED_WEIGHTS) * z
-    if all(torch.allclose(out.double(), evaluation.double(), rtol=ROUNDING, atol=ROUNDING) for out in outputs):
-        return ("학습모드에서도 은닉층 노드가 하나도 0이 되지 않습니다: 드랍아웃이 없습니다. "
+        x = training_pass.inputs()
+    seen = TrainingPass(layers, x, pass_on_grid(net, training=True, repeat=training_pass.PASSES, inputs=x),
+                        P, FALSE_FAIL)
+    if seen.passes:
+        return None
+    if seen.still:
+        return ("학습모드에서도 출력이 평가모드와 같습니다: 드랍아웃이 없습니다. "
                 "ReLU 와 출력층 사이에 Dropout(0.8) 을 넣으세요.")
-    read = read_masks(outputs, z, bias)
-    if read is None:
-        shifted = 1 if layers.b1 is not None else 0  # the observed units' z when the input is dropped
-        if each_is(outputs, torch.zeros_like(evaluation), evaluation / (1 - P)):
-            return ("학습모드에서 출력층 Linear(512→1) 의 결과가 그대로 나오지 않고 바뀝니다: 드랍아웃이 "
-                    "출력층 뒤에 있습니다. 드랍아웃은 은닉층(ReLU 앞이나 뒤)에 넣으세요.")
-        if each_is(outputs, bias + sum(OBSERVED_WEIGHTS) * torch.full_like(z, float(shifted)),
-                   bias + sum(OBSERVED_WEIGHTS) * (OBSERVED_X / (1 - P) + shifted)):
-            return ("학습모드에서 입력층 Linear(1→512) 에 들어가는 x 값이 바뀝니다: 드랍아웃이 입력에 "
-                    "있습니다. 드랍아웃은 은닉층(ReLU 앞이나 뒤)에 넣으세요.")
-        return ("학습모드의 출력이 ReLU(입력층 출력) 에 드랍아웃을 한 은닉층 값에 출력층을 적용한 값이 아닙니다: "
-                "구조가 Linear(1→512) → ReLU → Dropout(0.8) → Linear(512→1) 인지 확인하세요.")
-    masks, scale = read
-    first, second = masks % 2, masks // 2
-    n = masks.numel()
-    dropped = 1 - float(torch.cat([first, second]).float().mean())
-    if abs(scale - 1 / (1 - P)) > ROUNDING * scale:
-        return (f"학습모드에서 은닉층 노드가 0이 된 비율이 {dropped:.3f}, 살아남은 값이 ReLU(입력층 출력) 의 "
-                f"{scale:.3g}배 입니다; Dropout(0.8) 이면 약 0.80 과 5배 이어야 합니다.")
-    lo, hi = binomial_bounds(n, P, FALSE_FAIL / 3)
-    for kept in (first, second):
-        if not lo <= n - int(kept.sum()) <= hi:
-            return (f"학습모드에서 은닉층 노드가 0이 된 비율이 {1 - float(kept.float().mean()):.3f} 입니다; "
-                    f"Dropout(0.8) 이면 약 0.80 (허용 범위 {lo / n:.3f}~{hi / n:.3f}) 이어야 합니다.")
-    apart_lo, _ = binomial_bounds(n, 2 * P * (1 - P), FALSE_FAIL / 3)
-    if int((first != second).sum()) < apart_lo:
-        return ("학습모드에서 은닉층 노드들이 함께 0이 됩니다: 드랍아웃은 은닉층의 노드마다 따로 0을 골라야 "
-                "합니다. 드랍아웃이 입력이나 출력층 뒤에 있지 않은지 확인하고, ReLU 와 출력층 사이에 "
-                "Dropout(0.8) 을 넣으세요.")
-    return None
+    if seen.only(torch.zeros_like(seen.evaluation), seen.evaluation / (1 - P)):
+        return ("학습모드에서 출력층 Linear(512→1) 의 결과가 그대로 나오지 않고 0 이 되거나 5배가 됩니다: "
+                "드랍아웃이 출력층 뒤에 있습니다. 드랍아웃은 은닉층(ReLU 앞이나 뒤)에 넣으세요.")
+    if seen.only(layers.evaluation(x * 0), layers.evaluation(x / (1 - P))):
+        return ("학습모드에서 입력층 Linear(1→512) 에 들어가는 x 값이 0 이 되거나 5배가 됩니다: 드랍아웃이 "
+                "입력에 있습니다. 드랍아웃은 은닉층(ReLU 앞이나 뒤)에 넣으세요.")
+    if not seen.lowest <= seen.variance_ratio <= seen.highest:
+        return (f"학습모드 출력이 흔들리는 정도(분산)로 보면 은닉층 노드가 0이 된 비율이 약 {seen.rate_seen:.2f} "
+                "입니다; Dropout(0.8) 이면 0.80 이고 살아남은 값은 5배여야 합니다. 드랍아웃이 은닉층의 노드마다 "
+                "따로 0을 고르는지(출력층 뒤나 입력이 아니라 ReLU 앞이나 뒤에 있는지)도 확인하세요.")
+    return ("학습모드 출력의 평균이 평가모드 출력과 다릅니다: 살아남은 은닉층 값을 1/(1-p) = 5배 하는지, "
+            "드랍아웃이 은닉층(ReLU 앞이나 뒤)에 있는지 확인하세요.")
 
 
 @pytest.mark.points(1)

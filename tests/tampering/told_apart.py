@@ -19,9 +19,8 @@ the re-run trains on all the rows and scores what the twin scores.
 
 watches-for-hooks: a network whose forward drops 80 % of its hidden units only while a
 forward hook is registered on one of its layers (the checks used to record the hidden units
-with hooks), 20 % otherwise. The training-mode check now reads dropout off the outputs of
-passes with weights of the checker's loaded, no hook in the net: it sees Dropout(0.2), as in
-its twin.
+with hooks), 20 % otherwise. The training-mode check now judges the statistics of the net's
+own outputs, no hook in the net: it sees Dropout(0.2), as in its twin.
 
 slow-when-rerun: the dropout_net cell recognises the re-run by its NaN test rows and waits
 there until the re-run's budget stops it. The notebook's own run of the cell finished, so the
