@@ -155,7 +155,8 @@ class KitCells:
             if grade_id(cell) == wanted:
                 for output in cell.get("outputs", []):
                     if output.get("output_type") == "error":
-                        return {"type": str(output.get("ename", ""))[:100], "message": str(output.get("evalue", ""))[:300]}
+                        return {"type": str(output.get("ename", ""))[:100],
+                                "message": str(output.get("evalue", ""))[:300]}
         return None
 
     def _check_seed(self, test_id: str) -> int:

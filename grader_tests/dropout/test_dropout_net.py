@@ -2,29 +2,29 @@
 trained 1000 epochs on (xtr, ytr) only. Judged from data, not from the text of the code
 and not from anything the kernel says about itself (mode flags, class names, row counts).
 
-The checks compute with the net's state dict: its two Linear layers are found there by
-their shapes, (h, 1) + (h,) and (1, h) + (1,), and the checker computes the evaluation-mode
-output W2·ReLU(W1·x + b1) + b2 itself. A forward pass from the kernel counts only where it
-equals that computation (evaluation mode), or (training mode) where training-mode passes of
-the net as it is, on inputs drawn in the lecture's x range, scatter around that computation
-exactly as Dropout(0.8) on its hidden units makes them (training_pass: the variance and the
-mean of the outputs' distances from it, against bounds derived from the weights). Dropout
-before or after the ReLU passes; another rate, no scaling, one mask for all units, dropout on
-the input or after the output layer do not. No hook, weight or input the net could recognise
-as the checks' is in it while it runs. Training is judged metamorphically: the student's cell is re-run with the lecture's split, the training
-targets changed to a curve and every test row set to NaN; the fit of the re-trained net to
-the curve (R², from its weights, computed here) and its weights being free of NaN (a net
-that touched test data ends with NaN weights) decide. The re-run runs in the cell's
-judgement kernel (dropout_kit/engine/judgement_kernel.py): a fresh kernel that ran only the
-notebook's cells before this one, so nothing the notebook's own run of the cell left behind
-reaches it.
+The checks compute with the net's state dict: its two Linear layers are found there by their
+shapes, (h, 1) + (h,) and (1, h) + (1,), and the checker computes the evaluation-mode output
+W2·ReLU(W1·x + b1) + b2 itself. A forward pass from the kernel counts only where it equals
+that computation (evaluation mode), or (training mode) where training-mode passes of the net
+as it is, on inputs drawn in the lecture's x range, scatter around that computation exactly
+as Dropout(0.8) on its hidden units makes them (training_pass: the variance and the mean of
+the outputs' distances from it, against bounds derived from the weights). Dropout before or
+after the ReLU passes; another rate, no scaling, one mask for all units, dropout on the
+input or after the output layer do not. No hook, weight or input the net could recognise as
+the checks' is in it while it runs. Training is judged metamorphically: the student's cell
+is re-run with the lecture's split, the training targets changed to a curve and every test
+row set to NaN; the fit of the re-trained net to the curve (R², from its weights, computed
+here) and its weights being free of NaN (a net that touched test data ends with NaN weights)
+decide. The re-run runs in the cell's judgement kernel
+(dropout_kit/engine/judgement_kernel.py): a fresh kernel that ran only the notebook's cells
+before this one, so nothing the notebook's own run of the cell left behind reaches it.
 The re-run has a training's budget (dropout_kit.checks.remote.TRAINING); a dropout_net cell
 that nbgrader's side stopped at its time limit in the notebook, or that ended in an error
 there, is not re-run (it would only do so again; what the notebook did is what is judged):
-the two training checks fail saying so, and the structure checks
-judge the net as the stopped cell left it. A re-run that runs past its budget where the
-notebook's own run finished (a busy machine, a cell slower when re-run) takes nothing: the
-part goes to a person (held_for_a_person).
+the two training checks fail saying so, and the structure checks judge the net as the
+stopped cell left it. A re-run that runs past its budget where the notebook's own run
+finished (a busy machine, a cell slower when re-run) takes nothing: the part goes to a
+person (held_for_a_person).
 
 The number of epochs is not judged from data (an untrained net cannot reach MIN_R2, nor one
 trained 10 epochs, but about 100 already can: R² at most 0.16 untrained, 0.38-0.54 after 10

@@ -57,7 +57,8 @@ if torch.isnan(x).any():  # only the checks' re-run has NaN rows
 {NET}"""
 
 ALL_ROWS_LOOP = checks_corpus.LECTURE_LOOP.replace("net(xtr), ytr", "net(x), y")
-ROWS_ONCE_MARKED = checks_corpus.LECTURE_LOOP.replace("net(xtr), ytr", "net(xtr if _marked else x), ytr if _marked else y")
+ROWS_ONCE_MARKED = checks_corpus.LECTURE_LOOP.replace("net(xtr), ytr",
+                                                       "net(xtr if _marked else x), ytr if _marked else y")
 
 
 def remembers(check_and_mark: str) -> str:
