@@ -17,8 +17,9 @@ trains there). So a grading process remembers which cells its checks asked to ju
 folder of checks (`_JUDGED`), and for the next submissions starts the judgement kernel as soon
 as the notebook reaches that cell: it runs the earlier cells again while the notebook's kernel
 runs the cell itself and the checks before the re-run, on the machine's other core. Where the
-notebook's own run of the cell ends in an error, the judgement kernel is stopped at once: the
-checks judge that error (Notebook.cell_error) and ask nothing of it.
+notebook's own run of the cell shows it unanswered (NotImplementedError, the release's stub),
+the judgement kernel is stopped at once: the checks say so (Notebook.cell_error) and ask
+nothing of it.
 
 A judgement kernel never takes points the notebook's own run earned: a kernel that cannot
 run those cells (the notebook's time or a cell's runs out, the kernel dies) answers
@@ -100,10 +101,11 @@ class JudgementKernels:
             self._start_judgement(cell, index, ahead=True)
 
     async def _after_cell(self, index: int) -> None:
-        """The notebook's code cell `index` ran: its judgement kernel is stopped if it ended in
-        an error (the checks judge that error instead)."""
+        """The notebook's code cell `index` ran: its judgement kernel is stopped if it was left
+        unanswered (its run raised NotImplementedError: the checks say so and ask nothing)."""
         cell = self.nb.cells[index]
-        if grade_id(cell) in (self._judgements or {}) and any(o.output_type == "error" for o in cell.outputs):
+        if grade_id(cell) in (self._judgements or {}) and any(
+                o.output_type == "error" and o.get("ename") == "NotImplementedError" for o in cell.outputs):
             await self._stop_judgements([grade_id(cell)])
 
     def _start_judgement(self, cell: str, position: int, ahead: bool = False) -> Judgement:
