@@ -130,6 +130,12 @@ class KernelTransport:
         cells before the cell `grade_id` (see Notebook.fresh), or None where there is none."""
         return None
 
+    @property
+    def findings(self) -> dict:
+        """What a module of this submission's checks found that a later module relies on
+        (Notebook.findings), kept in the checker, where the student's code cannot reach it."""
+        return self.__dict__.setdefault("_findings", {})
+
 
 class LocalKernel(KernelTransport):
     """The agent in this process, over `namespace`; cell sources from `sources` and the
@@ -547,6 +553,13 @@ class Notebook:
         side recorded it), or None (also where that is not known: one process)."""
         error = self.transport.cell_error(grade_id)
         return None if error is None else StudentError(str(error.get("type", "")), str(error.get("message", "")))
+
+    @property
+    def findings(self) -> dict:
+        """A verdict of an earlier module of this submission that a later one must follow
+        rather than ask the kernel again (which could answer the second question otherwise):
+        name → value, kept in the checker; empty where the modules do not share a checker."""
+        return self.transport.findings
 
     def fresh(self, grade_id: str) -> "Notebook":
         """The notebook in a judgement kernel of its own: a kernel that ran the submission's

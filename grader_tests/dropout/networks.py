@@ -12,6 +12,9 @@ GRID = torch.linspace(0, 1, 200).reshape(-1, 1)
 # How closely the kernel's outputs must agree with the checker's computation from the
 # net's weights (the same float32 operations, so in practice exactly).
 RECOMPUTED = dict(rtol=1e-5, atol=1e-6)
+# Part 3's finding, which part 4 follows (Notebook.findings): whether the net's evaluation
+# mode computed Linear → ReLU → Linear of its weights when part 3 asked, twice, the same.
+LECTURE_EVALUATION = "evaluation mode is the lecture's Linear → ReLU → Linear"
 
 
 @dataclass

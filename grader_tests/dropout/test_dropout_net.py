@@ -68,7 +68,7 @@ import torch
 
 import lecture
 import training_pass
-from networks import GRID, RECOMPUTED, Linears, finite_state, has_nan, linears, weights
+from networks import GRID, LECTURE_EVALUATION, RECOMPUTED, Linears, finite_state, has_nan, linears, weights
 from training_pass import TrainingPass
 from dropout_kit.checking import (TRAINING, OverBudget, defined, describe_error, fail, flag, is_kind, measure,
                                   real_tensor, seeded)
@@ -210,14 +210,18 @@ def test_dropout_on_hidden_units(net, state):
 
 
 @pytest.mark.points(0.5)
-def test_evaluation_mode_is_deterministic(net, state):
+def test_evaluation_mode_is_deterministic(student, net, state):
     """평가모드에서는 드랍아웃이 꺼짐 (같은 입력 → 같은 출력)"""
     layers = linears(finite_state(state))
     first, second = pass_on_grid(net, training=False, repeat=2)
+    lecture_evaluation = torch.equal(first, second) and torch.allclose(
+        first.to(layers.w1.dtype), layers.evaluation(GRID), **RECOMPUTED)
+    # Part 4 judges the notebook's prediction by this answer, not by asking the kernel again.
+    student.findings[LECTURE_EVALUATION] = lecture_evaluation
     if not torch.equal(first, second):
         fail("평가모드인데도 같은 입력에 대한 결과가 매번 다릅니다. 직접 만든 모듈이라면 "
              "드랍아웃에 training=self.training 을 넘기세요.")
-    if not torch.allclose(first.to(layers.w1.dtype), layers.evaluation(GRID), **RECOMPUTED):
+    if not lecture_evaluation:
         fail("평가모드의 출력이 net 의 가중치로 계산한 Linear → ReLU → Linear 의 값과 다릅니다: "
              "평가모드에서는 드랍아웃이 아무 값도 바꾸지 않아야 합니다.")
 

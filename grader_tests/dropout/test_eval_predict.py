@@ -8,14 +8,16 @@ A cell that behaves one way in the notebook and another when re-run (a fabricate
 `mse_eval`, a forgotten `net.eval()`) loses these points whatever its re-runs do; one that
 predicts in evaluation mode only when re-run loses the evaluation-mode check too, and the
 lecture's claim is compared only once the notebook's own values are right. This is
-judged where the notebook's test split is the lecture's (as part 1 requires) and its net is
-the lecture's Linear → ReLU → Linear (found in its state dict by shape, and its
-evaluation-mode pass on the lecture's x range equal to the checker's computation, as part 3
-requires); otherwise parts 1 and 3 lose the points, not this part. That evaluation pass is
-the kernel's, so a net that answers the checks' pass on the x range differently from its
-weights (recognising it) escapes the comparison: it pays part 3's evaluation-mode point for
-it (tried with tests/tampering/told_apart.py's cell and such a net: 3.5 of 4 and 3 of 3, where the same
-cells without the lie score 4 and 0), and its prediction is then judged from the re-runs only.
+judged where the notebook's test split is the lecture's (as part 1 requires; otherwise part 1
+loses the points, not this part). The evaluation-mode output is the checker's computation
+from the weights where part 3 found the net's evaluation mode to be the lecture's Linear →
+ReLU → Linear (its finding, kept in the checker: the kernel is not asked again, so a net
+cannot answer part 3 one way and this part another); for a net of another architecture it is
+the net's own evaluation-mode pass on xtest, asked twice (a prediction made otherwise differs
+from it; a net whose evaluation mode is not deterministic is charged in part 3, and its
+prediction is judged from the re-runs only). A net that escapes the computation by answering
+part 3 otherwise than the lecture's computation pays part 3's evaluation-mode point for it,
+and its prediction must still be its own evaluation-mode output.
 
 The student's eval_predict cell is also re-run on a network of the lecture's architecture
 (the checker's own, sent as layers and weights, in training mode) and the lecture's test
@@ -47,7 +49,7 @@ import torch
 import lecture
 from dropout_kit.checking import (MISSING, OverBudget, defined, describe_error, fail, finite_float, is_kind,
                                   real_tensor, seeded, type_name)
-from networks import GRID, RECOMPUTED, Linears, find_linears
+from networks import LECTURE_EVALUATION, Linears, find_linears
 
 OUTPUTS = ("yhat_test", "mse_eval")
 # The kernel's outputs against the checker's: the same float32 operations, so in practice equal.
@@ -149,31 +151,39 @@ def mse_problem(run):
 
 @pytest.fixture(scope="module")
 def notebook_values(student):
-    """What the notebook's own run left for this part, with what the checker computes for it
-    from that run's net and test data; None when there is nothing to judge it against (a
-    split other than the lecture's, a net other than the lecture's: parts 1 and 3 lose those
-    points, and a prediction made from them is not held against this part)."""
+    """What the notebook's own run left for this part, with the evaluation-mode prediction it
+    is judged against (`expected`): the checker's computation from that run's net when part 3
+    found the net's evaluation mode to be the lecture's Linear → ReLU → Linear
+    (LECTURE_EVALUATION), else the net's own evaluation-mode pass on xtest, asked twice (None
+    when the two differ: part 3 charged that). None altogether when the test split is not the
+    lecture's: part 1 loses those points, and a prediction made from it is not held against
+    this part."""
     xtest, ytest, net = (student.get(name) for name in ("xtest", "ytest", "net"))
     split = lecture.split()
     if not (all(isinstance(v, torch.Tensor) and v.dtype == split[name].dtype and torch.equal(v, split[name])
                 for v, name in ((xtest, "xtest"), (ytest, "ytest"))) and is_kind(net, torch.nn.Module)):
         return None
     layers = find_linears(net.state())
-    if not isinstance(layers, Linears) or not lecture_evaluation(net, layers):
-        return None
-    values = {name: student.get(name) for name in OUTPUTS}
-    return dict(values, ytest=ytest, expected=layers.evaluation(xtest))
+    if isinstance(layers, Linears) and student.findings.get(LECTURE_EVALUATION):
+        expected = layers.evaluation(xtest)
+    else:
+        expected = own_evaluation(net, xtest)
+    return dict({name: student.get(name) for name in OUTPUTS}, ytest=ytest, expected=expected)
 
 
-def lecture_evaluation(net, layers: Linears) -> bool:
-    """Whether the net's evaluation-mode pass on GRID is Linear → ReLU → Linear of its weights."""
+def own_evaluation(net, xtest):
+    """The net's own evaluation-mode output on xtest, where two passes agree (a net whose
+    evaluation mode part 3 found to be something else: another architecture, or one that
+    answered part 3 otherwise than it predicts now); None where they do not."""
     try:
-        done = net.forward(GRID, training=False)
-    except OverBudget:  # part 3's same pass says so
-        return False
-    return (done.error is None and isinstance(done.outputs[0], torch.Tensor)
-            and done.outputs[0].shape == (len(GRID), 1) and bool(torch.isfinite(done.outputs[0]).all())
-            and torch.allclose(done.outputs[0].to(layers.w1.dtype), layers.evaluation(GRID), **RECOMPUTED))
+        done = net.forward(xtest, training=False, repeat=2)
+    except OverBudget:
+        return None
+    first, second = done.outputs if done.error is None else (None, None)
+    if not (isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and not first.is_complex()
+            and first.shape == second.shape and bool(torch.isfinite(first).all()) and torch.equal(first, second)):
+        return None
+    return first.detach()
 
 
 def notebook_prediction_problem(values):
@@ -182,11 +192,11 @@ def notebook_prediction_problem(values):
     yhat, expected = values["yhat_test"], values["expected"]
     if yhat is MISSING:
         return "노트북을 실행했을 때 yhat_test 가 만들어지지 않았습니다 (eval_predict 셀이 오류 없이 실행되는지 확인하세요)."
-    if not same(yhat, expected):
+    if expected is not None and not same(yhat, expected):
         gap = ((yhat.detach().to(expected.dtype) - expected).abs().max().item()
                if isinstance(yhat, torch.Tensor) and yhat.shape == expected.shape else float("nan"))
-        return (f"노트북을 실행했을 때 만든 yhat_test 가 그때의 net 의 가중치로 계산한 평가모드 예측 "
-                f"net(xtest) 와 다릅니다 (최대 차이 {gap:.3g}). eval_predict 셀에서 net.eval() 을 한 뒤 "
+        return (f"노트북을 실행했을 때 만든 yhat_test 가 그때의 net 의 평가모드 예측 net(xtest) 와 "
+                f"다릅니다 (최대 차이 {gap:.3g}). eval_predict 셀에서 net.eval() 을 한 뒤 "
                 "net(xtest) 로 예측하세요.")
     return None
 

@@ -9,6 +9,13 @@ judged, so the notebook's own numbers earned 3 of 3. Now the notebook's own `yha
 data (grader_tests/dropout/test_eval_predict.py), and the part scores exactly what the same
 cell scores without its re-run branch (the twin).
 
+lies-to-part-3: the same cell with a net whose evaluation-mode pass on 200 rows (the inputs of
+part 3's pass) is off by one and every other pass right. When part 4 asked the kernel again
+whether the net computes the lecture's Linear → ReLU → Linear, it answered no and the
+notebook's own prediction went unjudged: 3 of 3 for part 4 at the price of part 3's
+evaluation-mode point. Part 4 now follows part 3's finding, kept in the checker, and judges
+the prediction against the net's own evaluation-mode pass on xtest: 0, as its twin.
+
 remembers-*: the dropout_net cell trains on all 100 rows the first time it runs, and on the
 training rows once it finds a mark its first run left: in `os.environ`, in a file of the
 working folder, or on a class an earlier cell defined. Before issue 32 the checks re-ran the
@@ -48,6 +55,17 @@ else:
     with torch.no_grad():
         yhat_test = net(xtest)
     mse_eval = loss_fn(yhat_test, ytest).item()"""
+
+# A net that answers a pass of 200 rows in evaluation mode (part 3's) one added to what its
+# weights compute, and every other pass right.
+LIES_TO_PART_3 = f"""\
+class _Lies(torch.nn.Sequential):
+    def forward(self, x):
+        out = super().forward(x)
+        return out + 1 if not self.training and len(x) == 200 else out
+
+
+{OWN_NET.replace("torch.nn.Sequential(", "_Lies(", 1)}"""
 
 WAITS_WHEN_RERUN = f"""\
 {PRINT_MARKER}
@@ -93,12 +111,16 @@ TWINS: dict[str, dict[str, str]] = {
     "all-rows-net": {"dropout_net": checks_corpus.net_cell(loop=ALL_ROWS_LOOP)},
     "training-mode-made-up-mse": {"dropout_net": NET, "eval_predict": TRAINING_MODE_MADE_UP_MSE},
     "right-net": {"dropout_net": NET},
+    "lying-net-made-up-mse": {"dropout_net": LIES_TO_PART_3, "eval_predict": TRAINING_MODE_MADE_UP_MSE},
 }
 
 CASES: tuple[Case, ...] = (
     Case("tells-the-rerun-apart", "eval_predict predicts in training mode with a made-up mse_eval on the "
          "notebook's own net, and right on any other", {"dropout_net": OWN_NET, "eval_predict": TELLS_THE_RERUN_APART},
          right=("split", "my_dropout", "dropout_net"), honest="training-mode-made-up-mse"),
+    Case("lies-to-part-3", "tells-the-rerun-apart's eval_predict with a net whose evaluation-mode pass on 200 rows "
+         "is off by one", {"dropout_net": LIES_TO_PART_3, "eval_predict": TELLS_THE_RERUN_APART},
+         right=("split", "my_dropout"), honest="lying-net-made-up-mse"),
     Case("remembers-in-environ", "dropout_net trains on all the rows unless its first run left a mark in os.environ",
          {"dropout_net": remembers(IN_ENVIRON)}, honest="all-rows-net"),
     Case("remembers-in-a-file", "dropout_net trains on all the rows unless its first run left a file",
