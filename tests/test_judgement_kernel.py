@@ -8,6 +8,7 @@ runs, and records the marks it found.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_notebook
@@ -17,6 +18,7 @@ from test_engine_messages import KERNELSPEC, run
 from dropout_kit.checks.runner import CHECKS_MIME
 from dropout_kit.engine import judgement_kernel
 
+REPO = Path(__file__).resolve().parent.parent
 BEFORE = "import os\nmarks = []"
 MARKING = """\
 found = (os.environ.get("MARK", ""), len(marks), open("mark.txt").read() if os.path.exists("mark.txt") else "")
@@ -31,6 +33,7 @@ import pytest
 from dropout_kit.checking import Budget, OverBudget
 
 FIRST_RUN = ["", 0, ""]  # what the cell finds on its first run in a kernel: no mark anywhere
+JUDGED = "mark" + "ing"  # named at run time: the engine cannot read it from this source
 
 
 def found(notebook):
@@ -40,7 +43,7 @@ def found(notebook):
 @pytest.mark.points(1)
 def test_the_judgement_kernel_sees_no_mark(student):
     """the judgement kernel's re-run starts where the notebook's run of the cell started"""
-    judge = student.fresh("marking")
+    judge = student.fresh(JUDGED)
     assert judge.is_fresh
     assert found(judge) == FIRST_RUN
     assert judge.get("marks") == []  # an earlier cell's list, as that cell left it
@@ -55,7 +58,7 @@ def test_the_notebooks_own_kernel_shows_its_marks(student):
 @pytest.mark.points(1)
 def test_a_judgement_kernel_past_its_budget(student):
     """the judgement kernel's request stopped at its budget"""
-    judge = student.fresh("marking")
+    judge = student.fresh(JUDGED)
     with pytest.raises(OverBudget) as over:
         judge.rerun("import time\\ntime.sleep(100)", budget=Budget(seconds=1))
     assert over.value.kind == "time"
@@ -87,8 +90,9 @@ def grade(tmp, name: str):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The notebook graded twice in this process: the second time, the judgement kernel the
-    checks asked for in the first starts with the notebook's run."""
+    """The notebook graded twice in this process: the first time the judgement kernel starts
+    when the checks ask for it (they name its cell at run time), the second time with the
+    notebook, which it follows."""
     judgement_kernel._JUDGED.clear()
     tmp = tmp_path_factory.mktemp("judged")
     logger = logging.getLogger("traitlets")
@@ -138,5 +142,15 @@ def test_what_a_judgement_kernel_cannot_do_is_an_over_budget(graded, check):
 def test_a_judgement_kernel_asked_for_once_starts_with_the_next_notebooks_run(graded):
     _, _, first_log, second_log = graded
     ready = [line for line in second_log if "judgement kernel ready" in line]
-    assert ready and all("started with the notebook" in line for line in ready), second_log
-    assert not any("started with the notebook" in line for line in first_log), first_log
+    assert ready and all("started as the notebook began): 1 cell(s)" in line for line in ready), second_log
+    first = [line for line in first_log if "judgement kernel ready" in line]
+    assert first and all("started when the checks asked" in line for line in first), first_log
+
+
+def test_the_cells_the_checks_name_are_known_before_any_is_asked_for(tmp_path):
+    """The assignment's checks name `dropout_net` (its judgement kernel then follows every
+    notebook from the first); a name built at run time is not read."""
+    assert judgement_kernel.named_in_checks(REPO / "grader_tests" / "dropout") == {"dropout_net"}
+    (tmp_path / "test_a.py").write_text('a = s.fresh("one")\nb = s.fresh( \'two\' )\nc = s.fresh(NAME)\n'
+                                        'd = s.fresh("th" + "ree")\n', encoding="utf-8")
+    assert judgement_kernel.named_in_checks(tmp_path) == {"one", "two"}

@@ -13,13 +13,17 @@ checks' requests are relayed to it as to the notebook's kernel, within the same 
 second SafeExecute drives it); it is stopped once the kit cell is graded.
 
 Running those cells again costs what they cost in the notebook (the lecture's first network
-trains there). So a grading process remembers which cells its checks asked to judge, per
-folder of checks (`_JUDGED`), and for the next submissions starts the judgement kernel as soon
-as the notebook reaches that cell: it runs the earlier cells again while the notebook's kernel
-runs the cell itself and the checks before the re-run, on the machine's other core. Where the
-notebook's own run of the cell shows it unanswered (NotImplementedError, the release's stub),
-the judgement kernel is stopped at once: the checks say so (Notebook.cell_error) and ask
-nothing of it.
+trains there). So a grading process knows which cells its checks judge, per folder of
+checks (`_JUDGED`: those its checks name in a call of `.fresh("<grade id>")`, read from their
+source once, and those they asked for in an earlier submission), and starts their judgement
+kernels with the notebook and has it follow the notebook's run: each code cell before the judged one runs
+there as soon as it has run in the notebook's kernel (a cell that broke the notebook's kernel
+is left out, as its replays leave it out), on the machine's other core, so that by the time
+the checks ask, the judgement kernel is ready. A judged cell whose submitted source still
+raises NotImplementedError (the release's stub) is not followed: its judgement kernel starts
+only when the notebook reaches that cell. Where the notebook's own run of the cell shows it
+unanswered (NotImplementedError), the judgement kernel is stopped at once: the checks say so
+(Notebook.cell_error) and ask nothing of it.
 
 A judgement kernel never takes points the notebook's own run earned: a kernel that cannot
 run those cells (the notebook's time or a cell's runs out, the kernel dies) answers
@@ -31,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from time import monotonic
@@ -44,8 +49,22 @@ from dropout_kit.engine.kernel_lifecycle import SCRATCH_PREFIX, remove_scratch, 
 # Why a judgement kernel cannot answer, for the student (the checker's `unavailable`).
 NOT_PREPARED = "검사용 새 커널에서 {cell} 셀 앞의 셀들을 다시 실행하지 못했습니다 ({why})."
 
-# The cells whose judgement kernels the checks asked for, by folder of checks, in this process.
+# The cells whose judgement kernels the checks ask for, by folder of checks, in this process.
 _JUDGED: dict[str, set[str]] = {}
+# How a check names the cell it judges (dropout_kit.checks.remote.Notebook.fresh).
+_FRESH_CALL = re.compile(r"""\.fresh\(\s*["']([^"'\\]+)["']\s*\)""")
+
+
+def named_in_checks(folder: Path) -> set[str]:
+    """The cells that the checks in `folder` name in a call of `.fresh(...)`: when to start
+    judgement kernels, never a verdict (a cell named otherwise is learned when asked for)."""
+    names: set[str] = set()
+    for module in sorted(folder.glob("*.py")):
+        try:
+            names.update(_FRESH_CALL.findall(module.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return names
 
 
 class JudgementFailed(Exception):
@@ -55,10 +74,13 @@ class JudgementFailed(Exception):
 @dataclass
 class Judgement:
     """A cell's judgement kernel: the task that drives it (→ its SafeExecute once it ran the
-    cells before the cell, or JudgementFailed)."""
+    cells before the cell, or JudgementFailed); `following`: the cells it is to run as the
+    notebook runs them, None after the last (None altogether: started with all of them)."""
     cell: str
+    position: int
     task: asyncio.Task
     folder: Path
+    following: asyncio.Queue | None = None
 
 
 class JudgementKernels:
@@ -88,16 +110,38 @@ class JudgementKernels:
 
     # -- following the notebook's run -------------------------------------------------
     def _judged_here(self) -> set[str]:
-        return _JUDGED.setdefault(f"{self.grader_tests}/{self._assignment}", set())
+        folder = f"{self.grader_tests}/{self._assignment}"
+        if folder not in _JUDGED:
+            _JUDGED[folder] = named_in_checks(Path(folder))
+        return _JUDGED[folder]
 
     def _position(self, cell: str) -> int | None:
         return next((i for i, c in enumerate(self.nb.cells) if grade_id(c) == cell), None)
 
+    def _notebook_starts(self) -> None:
+        """The judgement kernels the checks asked for in an earlier submission start now and
+        follow the notebook's run (see the module docstring)."""
+        for cell in sorted(self._judged_here()):
+            position = self._position(cell)
+            if position is not None and "NotImplementedError" not in self.nb.cells[position].source:
+                self._start_judgement(cell, position, follow=True)
+
+    def _cell_ran(self, index: int) -> None:
+        """The notebook's code cell `index` ran (and left its kernel answering): the judgement
+        kernels following the notebook run it too."""
+        for judgement in (self._judgements or {}).values():
+            if judgement.following is not None and index < judgement.position:
+                judgement.following.put_nowait(index)
+
     def _before_cell(self, index: int) -> None:
-        """The notebook reaches its code cell `index`: a judgement kernel the checks asked for
-        at this cell in an earlier submission starts now (see the module docstring)."""
+        """The notebook reaches its code cell `index`: a judgement kernel following the
+        notebook has all the cells it needs; one the checks asked for at this cell in an
+        earlier submission and not yet started starts now."""
         cell = grade_id(self.nb.cells[index])
-        if cell and cell in self._judged_here():
+        judgement = (self._judgements or {}).get(cell)
+        if judgement is not None and judgement.following is not None:
+            judgement.following.put_nowait(None)
+        elif cell and cell in self._judged_here():
             self._start_judgement(cell, index, ahead=True)
 
     async def _after_cell(self, index: int) -> None:
@@ -108,8 +152,9 @@ class JudgementKernels:
                 o.output_type == "error" and o.get("ename") == "NotImplementedError" for o in cell.outputs):
             await self._stop_judgements([grade_id(cell)])
 
-    def _start_judgement(self, cell: str, position: int, ahead: bool = False) -> Judgement:
-        """`cell`'s judgement kernel, started now with the cells the notebook ran before it."""
+    def _start_judgement(self, cell: str, position: int, ahead: bool = False, follow: bool = False) -> Judgement:
+        """`cell`'s judgement kernel, started now with the cells the notebook ran before it, or
+        (`follow`) with none yet: it runs each as the notebook's kernel has run it."""
         if self._judgements is None:
             self._judgements = {}
         if cell in self._judgements:
@@ -117,12 +162,15 @@ class JudgementKernels:
         folder = scratch_copy(self._submitted) if self._submitted is not None else \
             tempfolders.new_folder(SCRATCH_PREFIX) / "empty"
         folder.mkdir(exist_ok=True)
-        cells = [index for index in self._replayable if index < position]
+        following = asyncio.Queue() if follow else None
+        cells = following if following is not None else [index for index in self._replayable if index < position]
+        when = "as the notebook began" if follow else "when the notebook reached the cell" if ahead else \
+            "when the checks asked"
         judge = type(self)(parent=self.parent, config=self.config)
         judge.log = self.log
         task = asyncio.ensure_future(judge._run_as_judge(copy.deepcopy(self.nb), folder, self._folder_shown, cells,
-                                                         self._deadline, self._student, self._assignment, ahead))
-        judgement = self._judgements[cell] = Judgement(cell, task, folder)
+                                                         self._deadline, self._student, self._assignment, when))
+        judgement = self._judgements[cell] = Judgement(cell, position, task, folder, following)
         return judgement
 
     async def _judge(self, cell: str):
@@ -135,6 +183,8 @@ class JudgementKernels:
             if position is None:
                 return JudgementFailed(NOT_PREPARED.format(cell=cell, why="그런 셀이 없습니다"))
             judgement = self._start_judgement(cell, position)
+        if judgement.following is not None:  # every cell before `cell` ran by now (an empty cell is not reached)
+            judgement.following.put_nowait(None)
         if not judgement.task.done():
             began = monotonic()
             await asyncio.wait([judgement.task])
@@ -147,17 +197,18 @@ class JudgementKernels:
                 JudgementFailed(NOT_PREPARED.format(cell=cell, why=type(error).__name__))
         return judgement.task.result()
 
-    async def _run_as_judge(self, nb, folder: Path, shown: Path | None, cells: list[int],
-                            deadline: float | None, student: str, assignment: str, ahead: bool):
+    async def _run_as_judge(self, nb, folder: Path, shown: Path | None, cells: list[int] | asyncio.Queue,
+                            deadline: float | None, student: str, assignment: str, when: str):
         """This SafeExecute as a judgement kernel's: a kernel started in `folder` (shown at
-        `shown`), the agent booted, then the code cells `cells` of `nb` run quietly; returns
-        self, or raises JudgementFailed."""
+        `shown`), the agent booted, then the code cells `cells` of `nb` run quietly (a queue:
+        each as it comes, until None); returns self, or raises JudgementFailed."""
         NotebookClient.__init__(self, nb, None)
         self.reset_execution_trackers()
         self.resources = {"metadata": {"path": str(folder)}}
         self._student, self._assignment = f"{student} (judgement kernel)", assignment
         self._deadline, self._restarts, self._stopped_because = deadline, 0, ""
-        self._ran_out_of_time, self._replayable, self._grade_deadline = set(), list(cells), math.inf
+        self._ran_out_of_time, self._grade_deadline = set(), math.inf
+        self._replayable = [] if isinstance(cells, asyncio.Queue) else list(cells)
         self._workdir_shown, self._is_judge = shown, True
         began = monotonic()
         try:
@@ -166,15 +217,17 @@ class JudgementKernels:
             except Exception as error:  # noqa: BLE001 - any start-up failure: no judgement kernel
                 raise JudgementFailed(f"커널이 시작되지 않았습니다: {type(error).__name__}") from error
             failed = await self._replay(self._replayable)
+            while failed is None and isinstance(cells, asyncio.Queue) and (index := await cells.get()) is not None:
+                self._replayable.append(index)
+                failed = await self._replay([index])
             if failed is not None:
                 raise JudgementFailed(f"{failed}번째 셀을 다시 실행하다 커널이 멈췄습니다")
         except BaseException:  # failed or cancelled: its kernel goes
             stop_in_background(self.km, self.kc, self.log)
             self.km = self.kc = None
             raise
-        self.log.info("SafeExecute: student %s: judgement kernel ready%s: %d cell(s) run in %.1f s", student,
-                      " (started with the notebook's run of the cell)" if ahead else "", len(cells),
-                      monotonic() - began)
+        self.log.info("SafeExecute: student %s: judgement kernel ready (started %s): %d cell(s) run in %.1f s",
+                      student, when, len(self._replayable), monotonic() - began)
         return self
 
     async def _stop_judgements(self, cells=None) -> None:

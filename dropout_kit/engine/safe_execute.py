@@ -264,6 +264,8 @@ class SafeExecute(KitCells, JudgementKernels, Execute):
             finally:
                 if checker_started is not None:
                     await checker_started
+            if self._checker is not None:
+                self._notebook_starts()
             for index, cell in enumerate(self.nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
@@ -283,6 +285,8 @@ class SafeExecute(KitCells, JudgementKernels, Execute):
                     if self._file_reads is not None:
                         self._file_reads.after_cell(index)
                 if self._checker is not None:
+                    if replayable[-1:] == [index]:
+                        self._cell_ran(index)
                     await self._after_cell(index)
         finally:
             await self._stop_judgements()
