@@ -73,17 +73,35 @@ def test_no_judgement_kernel_for_a_cell_that_is_not_there(student):
 '''
 
 
-def grade(tmp, name: str):
+# A cell that runs without an error in the notebook and ends in one where cells run quietly
+# (no history: IPython's execution count stays 1), as in a judgement kernel.
+COUNTS_ON_HISTORY = "assert get_ipython().execution_count > 1, 'run quietly'"
+DIVERGED_CHECKS = '''\
+import pytest
+
+from dropout_kit.checking import OverBudget
+
+
+@pytest.mark.points(1)
+def test_a_cell_that_ran_otherwise_there_is_an_over_budget(student):
+    """a judgement kernel that ran a cell otherwise than the notebook says so"""
+    with pytest.raises(OverBudget) as over:
+        student.fresh("mark" + "ing").has("marks")
+    assert over.value.kind == "judgement" and "오류로 끝났습니다" in str(over.value), str(over.value)
+'''
+
+
+def grade(tmp, name: str, before: str = BEFORE, module: str = "test_judged", checks: str = CHECKS):
     folder = tmp / "grader_tests" / "judged"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "test_judged.py").write_text(CHECKS, encoding="utf-8")
+    (folder / f"{module}.py").write_text(checks, encoding="utf-8")
     for path in (tmp, folder.parent, folder):
         path.chmod(0o755)
-    cells = [answer_cell("before", BEFORE), answer_cell("marking", MARKING), kit_cell("test_judged"),
+    cells = [answer_cell("before", before), answer_cell("marking", MARKING), kit_cell(module),
              answer_cell("after", "print('after:', found, os.environ['MARK'], len(marks))")]
     nb, _ = run(new_notebook(cells=cells, metadata=KERNELSPEC), tmp / name, "judged",
                 SafeExecute__grader_tests=str(folder.parent),
-                SafeExecute__cell_timeouts={"test_judged": 120}, Execute__timeout=60)
+                SafeExecute__cell_timeouts={module: 120}, Execute__timeout=60)
     [verdicts] = [o.data[CHECKS_MIME] for o in nb.cells[2].outputs if CHECKS_MIME in o.get("data", {})]
     return nb, {check["name"]: check for check in verdicts["checks"]}
 
@@ -154,3 +172,13 @@ def test_the_cells_the_checks_name_are_known_before_any_is_asked_for(tmp_path):
     (tmp_path / "test_a.py").write_text('a = s.fresh("one")\nb = s.fresh( \'two\' )\nc = s.fresh(NAME)\n'
                                         'd = s.fresh("th" + "ree")\n', encoding="utf-8")
     assert judgement_kernel.named_in_checks(tmp_path) == {"one", "two"}
+
+
+def test_a_judgement_kernel_that_ran_a_cell_otherwise_takes_nothing(graded, tmp_path):
+    """A cell before the judged one that ran without an error in the notebook ends in one in the
+    judgement kernel (which followed the notebook: `graded` taught the process the cell): the
+    judgement kernel does not answer, as an OverBudget of kind judgement (the check holds the
+    part), rather than judge a state the notebook never had."""
+    _, checks = grade(tmp_path, "diverging", before=f"{BEFORE}\n{COUNTS_ON_HISTORY}", module="test_diverged",
+                      checks=DIVERGED_CHECKS)
+    assert checks["test_a_cell_that_ran_otherwise_there_is_an_over_budget"]["passed"], checks

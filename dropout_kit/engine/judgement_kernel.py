@@ -26,7 +26,8 @@ unanswered (NotImplementedError), the judgement kernel is stopped at once: the c
 (Notebook.cell_error) and ask nothing of it.
 
 A judgement kernel never takes points the notebook's own run earned: a kernel that cannot
-run those cells (the notebook's time or a cell's runs out, the kernel dies) answers
+run those cells as the notebook ran them (the notebook's time or a cell's runs out, the kernel
+dies, a cell that ran without an error in the notebook ends in one there) answers
 "unavailable" with kind "judgement" and the check holds the part for a person (as for a
 re-run past its budget: dropout_kit.checks.remote.OverBudget).
 """
@@ -48,6 +49,7 @@ from dropout_kit.engine.kernel_lifecycle import SCRATCH_PREFIX, remove_scratch, 
 
 # Why a judgement kernel cannot answer, for the student (the checker's `unavailable`).
 NOT_PREPARED = "검사용 새 커널에서 {cell} 셀 앞의 셀들을 다시 실행하지 못했습니다 ({why})."
+DIVERGED = "노트북에서는 오류 없이 실행된 {index}번째 셀이 검사용 새 커널에서는 오류로 끝났습니다"
 
 # The cells whose judgement kernels the checks ask for, by folder of checks, in this process.
 _JUDGED: dict[str, set[str]] = {}
@@ -80,7 +82,7 @@ class Judgement:
     position: int
     task: asyncio.Task
     folder: Path
-    following: asyncio.Queue | None = None
+    following: asyncio.Queue | None = None  # of (cell index, whether it ran without an error)
 
 
 class JudgementKernels:
@@ -88,6 +90,8 @@ class JudgementKernels:
 
     _judgements: dict[str, Judgement] | None = None
     _is_judge = False  # this SafeExecute drives a judgement kernel (its restarts boot the agent too)
+    _clean_in_notebook: frozenset[int] | set[int] = frozenset()  # a judge's cells that ran without an error in the notebook
+    _diverged: int | None = None  # a judge's cell among those that ended in an error here
     # The folder as submitted (copied before the notebook's run where the kernel works in
     # the folder itself), and the path the notebook's kernel sees as its working folder.
     _submitted: Path | None = None
@@ -131,7 +135,12 @@ class JudgementKernels:
         kernels following the notebook run it too."""
         for judgement in (self._judgements or {}).values():
             if judgement.following is not None and index < judgement.position:
-                judgement.following.put_nowait(index)
+                judgement.following.put_nowait((index, not _ended_in_error(self.nb.cells[index])))
+
+    def _replayed(self, index: int, cell) -> None:
+        """A judge's cell ran again without breaking its kernel: `cell` as it ran there."""
+        if self._is_judge and index in self._clean_in_notebook and _ended_in_error(cell) and self._diverged is None:
+            self._diverged = index
 
     def _before_cell(self, index: int) -> None:
         """The notebook reaches its code cell `index`: a judgement kernel following the
@@ -163,7 +172,8 @@ class JudgementKernels:
             tempfolders.new_folder(SCRATCH_PREFIX) / "empty"
         folder.mkdir(exist_ok=True)
         following = asyncio.Queue() if follow else None
-        cells = following if following is not None else [index for index in self._replayable if index < position]
+        cells = following if following is not None else [
+            (index, not _ended_in_error(self.nb.cells[index])) for index in self._replayable if index < position]
         when = "as the notebook began" if follow else "when the notebook reached the cell" if ahead else \
             "when the checks asked"
         judge = type(self)(parent=self.parent, config=self.config)
@@ -197,18 +207,21 @@ class JudgementKernels:
                 JudgementFailed(NOT_PREPARED.format(cell=cell, why=type(error).__name__))
         return judgement.task.result()
 
-    async def _run_as_judge(self, nb, folder: Path, shown: Path | None, cells: list[int] | asyncio.Queue,
+    async def _run_as_judge(self, nb, folder: Path, shown: Path | None, cells: list[tuple[int, bool]] | asyncio.Queue,
                             deadline: float | None, student: str, assignment: str, when: str):
         """This SafeExecute as a judgement kernel's: a kernel started in `folder` (shown at
-        `shown`), the agent booted, then the code cells `cells` of `nb` run quietly (a queue:
-        each as it comes, until None); returns self, or raises JudgementFailed."""
+        `shown`), the agent booted, then the code cells `cells` of `nb` run quietly (their
+        indices, each with whether it ran without an error in the notebook; a queue: each as it
+        comes, until None); returns self, or raises JudgementFailed."""
         NotebookClient.__init__(self, nb, None)
         self.reset_execution_trackers()
         self.resources = {"metadata": {"path": str(folder)}}
         self._student, self._assignment = f"{student} (judgement kernel)", assignment
         self._deadline, self._restarts, self._stopped_because = deadline, 0, ""
         self._ran_out_of_time, self._grade_deadline = set(), math.inf
-        self._replayable = [] if isinstance(cells, asyncio.Queue) else list(cells)
+        given = [] if isinstance(cells, asyncio.Queue) else list(cells)
+        self._replayable = [index for index, _ in given]
+        self._clean_in_notebook, self._diverged = {index for index, clean in given if clean}, None
         self._workdir_shown, self._is_judge = shown, True
         began = monotonic()
         try:
@@ -217,11 +230,17 @@ class JudgementKernels:
             except Exception as error:  # noqa: BLE001 - any start-up failure: no judgement kernel
                 raise JudgementFailed(f"커널이 시작되지 않았습니다: {type(error).__name__}") from error
             failed = await self._replay(self._replayable)
-            while failed is None and isinstance(cells, asyncio.Queue) and (index := await cells.get()) is not None:
+            while failed is None and self._diverged is None and isinstance(cells, asyncio.Queue) \
+                    and (item := await cells.get()) is not None:
+                index, clean = item
                 self._replayable.append(index)
+                if clean:
+                    self._clean_in_notebook.add(index)
                 failed = await self._replay([index])
             if failed is not None:
                 raise JudgementFailed(f"{failed}번째 셀을 다시 실행하다 커널이 멈췄습니다")
+            if self._diverged is not None:
+                raise JudgementFailed(DIVERGED.format(index=self._diverged))
         except BaseException:  # failed or cancelled: its kernel goes
             stop_in_background(self.km, self.kc, self.log)
             self.km = self.kc = None
@@ -244,3 +263,7 @@ class JudgementKernels:
                 stop_in_background(judge.km, judge.kc, self.log)
                 judge.km = judge.kc = None
             remove_scratch(judgement.folder, background=True)
+
+
+def _ended_in_error(cell) -> bool:
+    return any(output.get("output_type") == "error" for output in cell.get("outputs", []))

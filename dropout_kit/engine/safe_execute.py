@@ -417,9 +417,11 @@ class SafeExecute(KitCells, JudgementKernels, Execute):
         for index in replayable:
             original = self.nb.cells[index]
             try:
-                await self._execute(copy.deepcopy(original), index, store_history=False)
+                replayed = copy.deepcopy(original)
+                await self._execute(replayed, index, store_history=False)
                 if self._asked_exit:
                     raise KernelExited("the cell asked the kernel to exit")
+                self._replayed(index, replayed)
             except (*KERNEL_FAILURES, KernelExited) as failure:
                 self.log.warning("SafeExecute: student %s: replaying cell %d failed (%s); it is left "
                                  "out of later replays", self._student, index, type(failure).__name__)
