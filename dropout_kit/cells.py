@@ -22,6 +22,11 @@ def grade_id(cell: dict) -> str | None:
     return nbgrader_metadata(cell).get("grade_id")
 
 
+def cell_index(cells: list, wanted: str) -> int | None:
+    """The position of the cell whose grade_id is `wanted`, or None."""
+    return next((index for index, cell in enumerate(cells) if grade_id(cell) == wanted), None)
+
+
 def grade_call(source: str) -> str | None:
     """The module of the one `grade("<module>")` call that is all of `source`, or None."""
     calls = []

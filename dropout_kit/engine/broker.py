@@ -30,7 +30,7 @@ from nbformat.v4 import new_output
 
 import dropout_kit
 from dropout_kit import tempfolders
-from dropout_kit.cells import grade_call, grade_id
+from dropout_kit.cells import cell_index, grade_call
 from dropout_kit.checks.runner import CHECKS_MIME, ModuleResult, cell_score, report
 from dropout_kit.engine.sandbox_layout import launch_kept, python_runtime_paths
 from dropout_kit.process_exit import on_process_exit
@@ -91,10 +91,8 @@ def new_nonce() -> str:
 def solution_source(nb: NotebookNode, wanted: str) -> str | None:
     """A cell's source from nbgrader's copy of the submission (never from the student's
     working folder, which their code can write)."""
-    for cell in nb.cells:
-        if grade_id(cell) == wanted:
-            return cell.source
-    return None
+    index = cell_index(nb.cells, wanted)
+    return None if index is None else nb.cells[index].source
 
 
 def cell_outputs(result: ModuleResult) -> list[NotebookNode]:

@@ -14,6 +14,11 @@ def error_output(ename: str, message: str) -> NotebookNode:
     return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
+def error_of(cell) -> dict | None:
+    """The error output a cell's run ended in, or None."""
+    return next((output for output in cell.get("outputs", []) if output.get("output_type") == "error"), None)
+
+
 def message_size(content: dict) -> int:
     if "text" in content:
         return len(content["text"])

@@ -44,7 +44,8 @@ from time import monotonic
 from nbclient import NotebookClient
 
 from dropout_kit import tempfolders
-from dropout_kit.cells import grade_id
+from dropout_kit.cells import cell_index, grade_id
+from dropout_kit.engine.cell_outputs import error_of
 from dropout_kit.engine.kernel_lifecycle import SCRATCH_PREFIX, remove_scratch, scratch_copy, stop_in_background
 
 # Why a judgement kernel cannot answer, for the student (the checker's `unavailable`).
@@ -119,14 +120,11 @@ class JudgementKernels:
             _JUDGED[folder] = named_in_checks(Path(folder))
         return _JUDGED[folder]
 
-    def _position(self, cell: str) -> int | None:
-        return next((i for i, c in enumerate(self.nb.cells) if grade_id(c) == cell), None)
-
     def _notebook_starts(self) -> None:
         """The judgement kernels the checks asked for in an earlier submission start now and
         follow the notebook's run (see the module docstring)."""
         for cell in sorted(self._judged_here()):
-            position = self._position(cell)
+            position = cell_index(self.nb.cells, cell)
             if position is not None and "NotImplementedError" not in self.nb.cells[position].source:
                 self._start_judgement(cell, position, follow=True)
 
@@ -135,11 +133,11 @@ class JudgementKernels:
         kernels following the notebook run it too."""
         for judgement in (self._judgements or {}).values():
             if judgement.following is not None and index < judgement.position:
-                judgement.following.put_nowait((index, not _ended_in_error(self.nb.cells[index])))
+                judgement.following.put_nowait((index, error_of(self.nb.cells[index]) is None))
 
     def _replayed(self, index: int, cell) -> None:
         """A judge's cell ran again without breaking its kernel: `cell` as it ran there."""
-        if self._is_judge and index in self._clean_in_notebook and _ended_in_error(cell) and self._diverged is None:
+        if self._is_judge and index in self._clean_in_notebook and error_of(cell) is not None and self._diverged is None:
             self._diverged = index
 
     def _before_cell(self, index: int) -> None:
@@ -157,8 +155,8 @@ class JudgementKernels:
         """The notebook's code cell `index` ran: its judgement kernel is stopped if it was left
         unanswered (its run raised NotImplementedError: the checks say so and ask nothing)."""
         cell = self.nb.cells[index]
-        if grade_id(cell) in (self._judgements or {}) and any(
-                o.output_type == "error" and o.get("ename") == "NotImplementedError" for o in cell.outputs):
+        error = error_of(cell)
+        if grade_id(cell) in (self._judgements or {}) and error is not None and error.get("ename") == "NotImplementedError":
             await self._stop_judgements([grade_id(cell)])
 
     def _start_judgement(self, cell: str, position: int, ahead: bool = False, follow: bool = False) -> Judgement:
@@ -173,7 +171,7 @@ class JudgementKernels:
         folder.mkdir(exist_ok=True)
         following = asyncio.Queue() if follow else None
         cells = following if following is not None else [
-            (index, not _ended_in_error(self.nb.cells[index])) for index in self._replayable if index < position]
+            (index, error_of(self.nb.cells[index]) is None) for index in self._replayable if index < position]
         when = "as the notebook began" if follow else "when the notebook reached the cell" if ahead else \
             "when the checks asked"
         judge = type(self)(parent=self.parent, config=self.config)
@@ -189,7 +187,7 @@ class JudgementKernels:
         self._judged_here().add(cell)
         judgement = (self._judgements or {}).get(cell)
         if judgement is None:
-            position = self._position(cell)
+            position = cell_index(self.nb.cells, cell)
             if position is None:
                 return JudgementFailed(NOT_PREPARED.format(cell=cell, why="그런 셀이 없습니다"))
             judgement = self._start_judgement(cell, position)
@@ -264,6 +262,3 @@ class JudgementKernels:
                 judge.km = judge.kc = None
             remove_scratch(judgement.folder, background=True)
 
-
-def _ended_in_error(cell) -> bool:
-    return any(output.get("output_type") == "error" for output in cell.get("outputs", []))

@@ -21,10 +21,10 @@ from time import monotonic
 from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from dropout_kit.cells import code_sources_before, grade_id
+from dropout_kit.cells import cell_index, code_sources_before, grade_id
 from dropout_kit.checks.runner import ModuleResult, cell_score
 from dropout_kit.engine import broker, kernel_process
-from dropout_kit.engine.cell_outputs import error_output, now
+from dropout_kit.engine.cell_outputs import error_of, error_output, now
 from dropout_kit.engine.check_key import KEY_FILE, submission_seed
 from dropout_kit.engine.judgement_kernel import JudgementFailed
 from dropout_kit.engine.kernel_lifecycle import KERNEL_FAILURES
@@ -151,13 +151,11 @@ class KitCells:
 
     def _cell_error(self, wanted: str) -> dict | None:
         """The error output of the notebook's own run of the cell `wanted` (nbgrader's copy), or None."""
-        for cell in self.nb.cells:
-            if grade_id(cell) == wanted:
-                for output in cell.get("outputs", []):
-                    if output.get("output_type") == "error":
-                        return {"type": str(output.get("ename", ""))[:100],
-                                "message": str(output.get("evalue", ""))[:300]}
-        return None
+        index = cell_index(self.nb.cells, wanted)
+        error = None if index is None else error_of(self.nb.cells[index])
+        if error is None:
+            return None
+        return {"type": str(error.get("ename", ""))[:100], "message": str(error.get("evalue", ""))[:300]}
 
     def _check_seed(self, test_id: str) -> int:
         """The seed of `test_id`'s checks for this submission: a keyed hash of its code cells
