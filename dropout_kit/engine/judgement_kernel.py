@@ -16,10 +16,10 @@ Running those cells again costs what they cost in the notebook (the lecture's fi
 trains there). So a grading process knows which cells its checks judge, per folder of
 checks (`_JUDGED`: those its checks name in a call of `.fresh("<grade id>")`, read from their
 source once, and those they asked for in an earlier submission), and starts their judgement
-kernels with the notebook and has it follow the notebook's run: each code cell before the judged one runs
-there as soon as it has run in the notebook's kernel (a cell that broke the notebook's kernel
-is left out, as its replays leave it out), on the machine's other core, so that by the time
-the checks ask, the judgement kernel is ready. A judged cell whose submitted source still
+kernels with the notebook, following its run: each code cell before the judged one runs there
+as soon as it has run in the notebook's kernel (a cell that broke the notebook's kernel is
+left out, as its replays leave it out), on the machine's other core, so that by the time the
+checks ask, the judgement kernel is ready. A judged cell whose submitted source still
 raises NotImplementedError (the release's stub) is not followed: its judgement kernel starts
 only when the notebook reaches that cell. Where the notebook's own run of the cell shows it
 unanswered (NotImplementedError), the judgement kernel is stopped at once: the checks say so
@@ -91,8 +91,10 @@ class JudgementKernels:
 
     _judgements: dict[str, Judgement] | None = None
     _is_judge = False  # this SafeExecute drives a judgement kernel (its restarts boot the agent too)
-    _clean_in_notebook: frozenset[int] | set[int] = frozenset()  # a judge's cells that ran without an error in the notebook
-    _diverged: int | None = None  # a judge's cell among those that ended in an error here
+    # A judge's cells that ran without an error in the notebook, and the first of them that
+    # ended in one in the judge (it then judges nothing: JudgementFailed).
+    _clean_in_notebook: frozenset[int] | set[int] = frozenset()
+    _diverged: int | None = None
     # The folder as submitted (copied before the notebook's run where the kernel works in
     # the folder itself), and the path the notebook's kernel sees as its working folder.
     _submitted: Path | None = None
@@ -121,8 +123,8 @@ class JudgementKernels:
         return _JUDGED[folder]
 
     def _notebook_starts(self) -> None:
-        """The judgement kernels the checks asked for in an earlier submission start now and
-        follow the notebook's run (see the module docstring)."""
+        """The judgement kernels of the cells the checks judge start now and follow the
+        notebook's run (see the module docstring)."""
         for cell in sorted(self._judged_here()):
             position = cell_index(self.nb.cells, cell)
             if position is not None and "NotImplementedError" not in self.nb.cells[position].source:
@@ -137,7 +139,8 @@ class JudgementKernels:
 
     def _replayed(self, index: int, cell) -> None:
         """A judge's cell ran again without breaking its kernel: `cell` as it ran there."""
-        if self._is_judge and index in self._clean_in_notebook and error_of(cell) is not None and self._diverged is None:
+        if self._is_judge and self._diverged is None and index in self._clean_in_notebook \
+                and error_of(cell) is not None:
             self._diverged = index
 
     def _before_cell(self, index: int) -> None:
@@ -156,7 +159,8 @@ class JudgementKernels:
         unanswered (its run raised NotImplementedError: the checks say so and ask nothing)."""
         cell = self.nb.cells[index]
         error = error_of(cell)
-        if grade_id(cell) in (self._judgements or {}) and error is not None and error.get("ename") == "NotImplementedError":
+        if grade_id(cell) in (self._judgements or {}) and error is not None \
+                and error.get("ename") == "NotImplementedError":
             await self._stop_judgements([grade_id(cell)])
 
     def _start_judgement(self, cell: str, position: int, ahead: bool = False, follow: bool = False) -> Judgement:
@@ -205,8 +209,9 @@ class JudgementKernels:
                 JudgementFailed(NOT_PREPARED.format(cell=cell, why=type(error).__name__))
         return judgement.task.result()
 
-    async def _run_as_judge(self, nb, folder: Path, shown: Path | None, cells: list[tuple[int, bool]] | asyncio.Queue,
-                            deadline: float | None, student: str, assignment: str, when: str):
+    async def _run_as_judge(self, nb, folder: Path, shown: Path | None,
+                            cells: list[tuple[int, bool]] | asyncio.Queue, deadline: float | None,
+                            student: str, assignment: str, when: str):
         """This SafeExecute as a judgement kernel's: a kernel started in `folder` (shown at
         `shown`), the agent booted, then the code cells `cells` of `nb` run quietly (their
         indices, each with whether it ran without an error in the notebook; a queue: each as it
