@@ -6,7 +6,11 @@ submission's kernel ahead of it (one spare per process: dropout_kit.cluster.task
 machine runs up to threads + processes kernels at once. If their limits add up to the
 machine's memory or more, a few heavy submissions at once bring in the kernel's OOM killer,
 which may pick the worker or nbgrader rather than the student's kernel; within the limits a
-greedy submission gets a MemoryError in its own cell instead.
+greedy submission gets a MemoryError in its own cell instead. Not counted: the judgement
+kernel that a submission's checks run beside its notebook's kernel (dropout_kit.engine.
+judgement_kernel), under the same limit. Counted, one 4 GB kernel per core would no longer
+fit a machine of 24 GB with 2 cores; a judgement kernel that runs out of memory holds the
+part for a person rather than failing it, but its memory is not reserved here.
 
 Checked when a round starts (dropout_kit.classroom.grade_class): a local cluster's workers
 before they start, a Dask cluster's machines once connected. `--workers N` beyond what the
