@@ -130,13 +130,6 @@ class JudgementKernels:
             if position is not None and "NotImplementedError" not in self.nb.cells[position].source:
                 self._start_judgement(cell, position, follow=True)
 
-    def _cell_ran(self, index: int) -> None:
-        """The notebook's code cell `index` ran (and left its kernel answering): the judgement
-        kernels following the notebook run it too."""
-        for judgement in (self._judgements or {}).values():
-            if judgement.following is not None and index < judgement.position:
-                judgement.following.put_nowait((index, error_of(self.nb.cells[index]) is None))
-
     def _replayed(self, index: int, cell) -> None:
         """A judge's cell ran again without breaking its kernel: `cell` as it ran there."""
         if self._is_judge and self._diverged is None and index in self._clean_in_notebook \
@@ -154,11 +147,16 @@ class JudgementKernels:
         elif cell and cell in self._judged_here():
             self._start_judgement(cell, index, ahead=True)
 
-    async def _after_cell(self, index: int) -> None:
-        """The notebook's code cell `index` ran: its judgement kernel is stopped if it was left
-        unanswered (its run raised NotImplementedError: the checks say so and ask nothing)."""
+    async def _after_cell(self, index: int, ran: bool) -> None:
+        """The notebook's code cell `index` ran (`ran`: and left its kernel answering): the
+        judgement kernels following the notebook run it too, with whether it ended in an error;
+        its own judgement kernel is stopped if it was left unanswered (its run raised
+        NotImplementedError: the checks say so and ask nothing)."""
         cell = self.nb.cells[index]
         error = error_of(cell)
+        for judgement in (self._judgements or {}).values():
+            if ran and judgement.following is not None and index < judgement.position:
+                judgement.following.put_nowait((index, error is None))
         if grade_id(cell) in (self._judgements or {}) and error is not None \
                 and error.get("ename") == "NotImplementedError":
             await self._stop_judgements([grade_id(cell)])

@@ -285,9 +285,7 @@ class SafeExecute(KitCells, JudgementKernels, Execute):
                     if self._file_reads is not None:
                         self._file_reads.after_cell(index)
                 if self._checker is not None:
-                    if replayable[-1:] == [index]:
-                        self._cell_ran(index)
-                    await self._after_cell(index)
+                    await self._after_cell(index, ran=replayable[-1:] == [index])
         finally:
             await self._stop_judgements()
             if self._checker is not None:
