@@ -1,6 +1,6 @@
 """The audit round of tests/test_audit.py, started when the session's collection finishes and
 run beside the other tests (it is mostly kernels starting and waiting; pytest_collection_finish
-in conftest.py).
+in conftest.py, which runs test_audit.py last).
 
 A copy of the course has my_dropout's scaling checks (survivors × 1/(1-p), the expected value,
 the gradient) weakened to pass whatever they get; `dropout-kit audit` runs on three of
@@ -30,6 +30,7 @@ SCALE_MODULE = Path("grader_tests") / dropout.ASSIGNMENT / "test_my_dropout_scal
 SCALING_MUTANTS = ("return x * mask * (1 - p)", "return x * mask / (2 - p)")
 MASK_MUTANT = "mask = (torch.rand_like(x) < p).to(x.dtype)"
 TIMEOUT = 900
+MODULE = "test_audit.py"
 
 
 def weaken(module: Path, names: tuple[str, ...]) -> None:
@@ -105,7 +106,7 @@ _started: AuditRound | None = None
 def start_if_selected(items) -> None:
     """pytest_collection_finish: the round starts if test_audit.py is to run."""
     global _started
-    if any(item.path.name == "test_audit.py" for item in items):
+    if any(item.path.name == MODULE for item in items):
         _started = AuditRound()
 
 

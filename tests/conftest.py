@@ -8,6 +8,7 @@ from pathlib import Path
 import audit_round
 import dropout_assignment as dropout
 import on_submission_round
+import peer_round
 import pytest
 from private_tempdir import private_tempdir
 
@@ -71,12 +72,24 @@ def own_tempdir(tmp_path_factory) -> Iterator[Path]:
         yield folder
 
 
+# Rounds that start when the session's tests are collected and run beside them: mostly
+# kernels starting and waiting, they fill the cores that the tests in between leave idle.
+BACKGROUND_ROUNDS = (on_submission_round, audit_round, peer_round)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The modules that read a background round run last (in their usual order), so that their
+    rounds overlap with the rest of the session instead of being waited for at its start."""
+    waiting = {round_.MODULE for round_ in BACKGROUND_ROUNDS}
+    items.sort(key=lambda item: item.path.name in waiting)  # stable: each group keeps its order
+
+
 def pytest_collection_finish(session) -> None:
     if not session.config.option.collectonly:
-        on_submission_round.start_if_selected(session.items)
-        audit_round.start_if_selected(session.items)
+        for round_ in BACKGROUND_ROUNDS:
+            round_.start_if_selected(session.items)
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    on_submission_round.stop_started()
-    audit_round.stop_started()
+    for round_ in BACKGROUND_ROUNDS:
+        round_.stop_started()

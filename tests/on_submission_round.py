@@ -39,6 +39,7 @@ from dropout_kit.harness.commands import BIN, environment, nbgrader
 from dropout_kit.harness.course import Course, copy_course
 from dropout_kit.harness.unix_students import STUDENT_BIN, UnixStudents
 
+MODULE = "test_on_submission.py"
 REPO = Path(__file__).resolve().parent.parent
 COURSE_ID = "dl-dropout"
 WAIT_SECONDS = 900.0
@@ -90,7 +91,7 @@ _started: OnSubmissionRound | None = None
 def start_if_selected(items) -> None:
     """pytest_collection_finish: the round starts if test_on_submission.py is to run."""
     global _started
-    if any(item.path.name == "test_on_submission.py" for item in items) and can_run_on_submission_round():
+    if any(item.path.name == MODULE for item in items) and can_run_on_submission_round():
         _started = OnSubmissionRound()
 
 

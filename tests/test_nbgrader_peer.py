@@ -1,30 +1,24 @@
 """nbgrader's own tests, run through the kit's engine: ordinary assignments keep nbgrader's meaning.
 
 nbgrader ships its tests in the installed package. Three of its modules (autograde,
-generate_feedback, validate) run here with pytest in a subprocess whose global nbgrader
+generate_feedback, validate) run with pytest in a subprocess whose global nbgrader
 config (JUPYTER_CONFIG_DIR/nbgrader_config.py, dropout_kit.engine.global_config) is the
 kit's engine as this course configures it: SafeExecute with the checker, sandboxed kernels,
 the intake, GuardGradeCells and the feedback scrubbing. nbgrader's tests write their own
-course and cwd configs, which only add to it. Every test must pass, except the deviations
-listed below with their reasons; one of those passing is a failure too (strict).
+course and cwd configs, which only add to it. The run starts with the session, beside the
+other tests (tests/peer_round.py). Every test must pass, except the deviations listed below
+with their reasons; one of those passing is a failure too (strict).
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-import nbgrader
+import peer_round
 import pytest
-
-from dropout_kit import engine
+from peer_round import MODULES
 
 pytestmark = pytest.mark.slow
-
-NBGRADER_TESTS = Path(nbgrader.__file__).resolve().parent / "tests" / "apps"
-MODULES = ("test_nbgrader_autograde.py", "test_nbgrader_generate_feedback.py", "test_nbgrader_validate.py")
 
 # test id (module::class::test) -> why the engine differs from stock nbgrader there.
 EXPECTED_DEVIATIONS: dict[str, str] = {
@@ -46,27 +40,6 @@ STOCK_SKIPS = {
 MIN_TESTS = 77
 
 
-def subprocess_env(tmp_path: Path, repo_root: Path) -> dict[str, str]:
-    """The environment of the peer suite: the engine as the only global nbgrader config."""
-    env = dict(os.environ)
-    env["JUPYTER_CONFIG_DIR"] = str(engine.global_config(tmp_path / "jupyter-config", repo_root).parent)
-    # nbgrader runs `alembic` and the kernelspec's `python` from PATH.
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["DROPOUT_KIT_CACHE"] = str(tmp_path / "cache")
-    env.pop("PYTEST_ADDOPTS", None)
-    return env
-
-
-def loaded_engine(env: dict[str, str], cwd: Path) -> list[str]:
-    """The autograde preprocessors nbgrader reads with `env` (proves the config is injected)."""
-    probe = ("from nbgrader.apps.nbgraderapp import NbGraderApp\n"
-             "app = NbGraderApp()\napp.load_config_file()\n"
-             "print('\\n'.join(app.config.Autograde.autograde_preprocessors))")
-    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=cwd, capture_output=True,
-                          text=True, check=True)
-    return done.stdout.split()
-
-
 def outcomes(report: Path) -> dict[str, str]:
     """test id -> passed, failed or skipped, from pytest's JUnit XML report."""
     found = {}
@@ -80,17 +53,11 @@ def outcomes(report: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def peer_run(tmp_path_factory, repo_root) -> tuple[dict[str, str], str]:
-    folder = tmp_path_factory.mktemp("nbgrader-peer")
-    env = subprocess_env(folder, repo_root)
-    assert "dropout_kit.engine.safe_execute.SafeExecute" in loaded_engine(env, folder)
-    report = folder / "report.xml"
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", f"--junitxml={report}",
-         "-o", "junit_family=xunit1", *(str(NBGRADER_TESTS / m) for m in MODULES)],
-        env=env, cwd=folder, capture_output=True, text=True)
-    assert report.is_file(), done.stdout[-3000:] + done.stderr[-3000:]
-    return outcomes(report), done.stdout
+def peer_run() -> tuple[dict[str, str], str]:
+    run = peer_round.started_round().wait()
+    assert "dropout_kit.engine.safe_execute.SafeExecute" in run.engine
+    assert run.report.is_file(), run.log
+    return outcomes(run.report), run.log
 
 
 def test_the_peer_suite_ran_whole(peer_run):
