@@ -92,9 +92,21 @@ def test_the_checks_draw_the_submissions_secret_seeds_the_same_at_every_grading(
 
 
 def outputs(graded: GradedClass, student: str) -> list[list[dict]]:
+    """Each cell's outputs; consecutive text of one stream as one output (where the kernel's
+    flushes cut a cell's printed text depends on timing, not on what it computed)."""
     notebook = nbformat.read(graded.root / "autograded" / student / dropout.ASSIGNMENT / dropout.NOTEBOOK, as_version=4)
-    return [[{k: v for k, v in output.items() if k != "execution_count"} for output in cell.get("outputs", [])]
-            for cell in notebook.cells]
+    cells = []
+    for cell in notebook.cells:
+        merged: list[dict] = []
+        for output in cell.get("outputs", []):
+            output = {k: v for k, v in output.items() if k != "execution_count"}
+            if merged and output["output_type"] == "stream" and merged[-1]["output_type"] == "stream" \
+                    and merged[-1]["name"] == output["name"]:
+                merged[-1] = {**merged[-1], "text": merged[-1]["text"] + output["text"]}
+            else:
+                merged.append(output)
+        cells.append(merged)
+    return cells
 
 
 @pytest.mark.parametrize("student", ["reference", "no-scaling"])
