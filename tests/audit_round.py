@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import ast
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import dropout_assignment as dropout
+from background_round import BackgroundRound
 
 from dropout_kit.audit import mutants as mutation
 from dropout_kit.audit.results import Mutant
@@ -30,7 +28,6 @@ SCALE_MODULE = Path("grader_tests") / dropout.ASSIGNMENT / "test_my_dropout_scal
 SCALING_MUTANTS = ("return x * mask * (1 - p)", "return x * mask / (2 - p)")
 MASK_MUTANT = "mask = (torch.rand_like(x) < p).to(x.dtype)"
 TIMEOUT = 900
-MODULE = "test_audit.py"
 
 
 def weaken(module: Path, names: tuple[str, ...]) -> None:
@@ -63,57 +60,21 @@ class Audited:
         return self.course / "reports" / dropout.ASSIGNMENT / "audit"
 
 
-class AuditRound:
-    def __init__(self):
-        self.dest = Path(tempfile.mkdtemp(prefix="dk-audit-"))
-        self.error: BaseException | None = None
-        self.audited: Audited | None = None
-        self._thread = threading.Thread(target=self._run, name="audit-round", daemon=True)
-        self._thread.start()
+class AuditRound(BackgroundRound):
+    MODULE = "test_audit.py"
+    PREFIX = "dk-audit-"
 
-    def _run(self) -> None:
-        try:
-            course = copy_course(dropout.REPO, self.dest / "course")
-            weaken(course / SCALE_MODULE, WEAKENED)
-            candidates = mutation.candidates(dropout.in_course(course))
-            scaling = [mutant_with_line(candidates, line) for line in SCALING_MUTANTS]
-            mask = mutant_with_line(candidates, MASK_MUTANT)
-            command = [sys.executable, "-m", "dropout_kit.cli", "audit", "--course", str(course), "--workers", "2",
-                       *(a for m in [*scaling, mask] for a in ("--mutant", m.id))]
-            tmp = self.dest / "tmp"
-            tmp.mkdir()
-            env = {**os.environ, "TMPDIR": str(tmp)}
-            runs = [subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env)
-                    for _ in range(2)]
-            self.audited = Audited(course, scaling, mask, runs)
-        except BaseException as error:  # noqa: BLE001 - reported by the test that waits
-            self.error = error
-
-    def wait(self) -> Audited:
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.audited
-
-    def stop(self) -> None:
-        self._thread.join()
-        shutil.rmtree(self.dest, ignore_errors=True)
-
-
-_started: AuditRound | None = None
-
-
-def start_if_selected(items) -> None:
-    """pytest_collection_finish: the round starts if test_audit.py is to run."""
-    global _started
-    if any(item.path.name == MODULE for item in items):
-        _started = AuditRound()
-
-
-def started_round() -> AuditRound:
-    return _started if _started is not None else AuditRound()
-
-
-def stop_started() -> None:
-    if _started is not None:
-        _started.stop()
+    def run(self) -> Audited:
+        course = copy_course(dropout.REPO, self.dest / "course")
+        weaken(course / SCALE_MODULE, WEAKENED)
+        candidates = mutation.candidates(dropout.in_course(course))
+        scaling = [mutant_with_line(candidates, line) for line in SCALING_MUTANTS]
+        mask = mutant_with_line(candidates, MASK_MUTANT)
+        command = [sys.executable, "-m", "dropout_kit.cli", "audit", "--course", str(course), "--workers", "2",
+                   *(a for m in [*scaling, mask] for a in ("--mutant", m.id))]
+        tmp = self.dest / "tmp"
+        tmp.mkdir()
+        env = {**os.environ, "TMPDIR": str(tmp)}
+        runs = [subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+                for _ in range(2)]
+        return Audited(course, scaling, mask, runs)

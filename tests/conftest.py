@@ -5,11 +5,11 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-import audit_round
 import dropout_assignment as dropout
 import on_submission_round
-import peer_round
 import pytest
+from audit_round import AuditRound
+from peer_round import PeerRound
 from private_tempdir import private_tempdir
 
 from dropout_kit.harness import samples
@@ -74,7 +74,7 @@ def own_tempdir(tmp_path_factory) -> Iterator[Path]:
 
 # Rounds that start when the session's tests are collected and run beside them: mostly
 # kernels starting and waiting, they fill the cores that the tests in between leave idle.
-BACKGROUND_ROUNDS = (on_submission_round, audit_round, peer_round)
+BACKGROUND_ROUNDS = (on_submission_round, AuditRound, PeerRound)
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:

@@ -6,19 +6,16 @@ last, so that the round overlaps with the rest of the session).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbgrader
+from background_round import BackgroundRound
 
 from dropout_kit import engine
 
-MODULE = "test_nbgrader_peer.py"
 REPO = Path(__file__).resolve().parent.parent
 NBGRADER_TESTS = Path(nbgrader.__file__).resolve().parent / "tests" / "apps"
 MODULES = ("test_nbgrader_autograde.py", "test_nbgrader_generate_feedback.py", "test_nbgrader_validate.py")
@@ -56,51 +53,15 @@ class PeerRun:
     log: str  # their pytest output
 
 
-class PeerRound:
-    def __init__(self):
-        self.dest = Path(tempfile.mkdtemp(prefix="dk-nbgrader-peer-"))
-        self.error: BaseException | None = None
-        self.run: PeerRun | None = None
-        self._thread = threading.Thread(target=self._run, name="peer-round", daemon=True)
-        self._thread.start()
+class PeerRound(BackgroundRound):
+    MODULE = "test_nbgrader_peer.py"
+    PREFIX = "dk-nbgrader-peer-"
 
-    def _run(self) -> None:
-        try:
-            env = subprocess_env(self.dest)
-            report = self.dest / "report.xml"
-            done = subprocess.run(
-                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", f"--junitxml={report}",
-                 "-o", "junit_family=xunit1", *(str(NBGRADER_TESTS / m) for m in MODULES)],
-                env=env, cwd=self.dest, capture_output=True, text=True, timeout=TIMEOUT)
-            self.run = PeerRun(loaded_engine(env, self.dest), report, done.stdout[-6000:] + done.stderr[-3000:])
-        except BaseException as error:  # noqa: BLE001 - reported by the test that waits
-            self.error = error
-
-    def wait(self) -> PeerRun:
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.run
-
-    def stop(self) -> None:
-        self._thread.join()
-        shutil.rmtree(self.dest, ignore_errors=True)
-
-
-_started: PeerRound | None = None
-
-
-def start_if_selected(items) -> None:
-    """pytest_collection_finish: the round starts if test_nbgrader_peer.py is to run."""
-    global _started
-    if any(item.path.name == MODULE for item in items):
-        _started = PeerRound()
-
-
-def started_round() -> PeerRound:
-    return _started if _started is not None else PeerRound()
-
-
-def stop_started() -> None:
-    if _started is not None:
-        _started.stop()
+    def run(self) -> PeerRun:
+        env = subprocess_env(self.dest)
+        report = self.dest / "report.xml"
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", f"--junitxml={report}",
+             "-o", "junit_family=xunit1", *(str(NBGRADER_TESTS / m) for m in MODULES)],
+            env=env, cwd=self.dest, capture_output=True, text=True, timeout=TIMEOUT)
+        return PeerRun(loaded_engine(env, self.dest), report, done.stdout[-6000:] + done.stderr[-3000:])

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def audited() -> audit_round.Audited:
-    return audit_round.started_round().wait()
+    return audit_round.AuditRound.started_round().wait()
 
 
 @pytest.fixture(scope="module")

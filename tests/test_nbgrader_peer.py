@@ -14,9 +14,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-import peer_round
 import pytest
-from peer_round import MODULES
+from peer_round import MODULES, PeerRound
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +53,7 @@ def outcomes(report: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def peer_run() -> tuple[dict[str, str], str]:
-    run = peer_round.started_round().wait()
+    run = PeerRound.started_round().wait()
     assert "dropout_kit.engine.safe_execute.SafeExecute" in run.engine
     assert run.report.is_file(), run.log
     return outcomes(run.report), run.log
